@@ -1,0 +1,104 @@
+"""`edge-audiollm`: transcribe, understand, info.
+
+User errors print one line on stderr ("edge-audiollm: error: ...") and exit non-zero;
+tracebacks are for bugs only. Heavy imports happen inside the commands so `info` and
+`--help` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+from . import __version__
+from .errors import EdgeAudioError
+
+PROVIDER_CHOICES = ("cpu", "cuda", "tensorrt", "openvino", "qnn", "coreml", "directml", "auto")
+EXIT_USER_ERROR = 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle", default="default", help="shipped bundle name or bundle directory (default: %(default)s)")
+    p.add_argument("--provider", default="cpu", choices=PROVIDER_CHOICES, help="execution provider (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads per session (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-audiollm", description="Offline speech understanding for small devices."
+    )
+    parser.add_argument("--version", action="version", version=f"edge-audiollm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    for name, help_text in (
+        ("transcribe", "print the transcript of each audio file"),
+        ("understand", "print the intent and slots of each spoken command"),
+    ):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("audio", nargs="+", metavar="AUDIO", help="WAV, FLAC or OGG files (any rate, any channels)")
+        p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+        if name == "transcribe":
+            p.add_argument("--decoder", default="auto", choices=("auto", "llm", "ctc"),
+                           help="llm (full pipeline), ctc (fast path) or auto (default)")
+        _common(p)
+
+    p = sub.add_parser("info", help="versions, providers and the bundle manifest")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--bundle", default=None, help="also show this bundle (default: every shipped bundle)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"edge-audiollm: warning: {msg}\n"
+    try:
+        if args.command == "info":
+            from .info import run_info
+
+            return run_info(args)
+        return _run_audio_command(args)
+    except EdgeAudioError as exc:
+        print(f"edge-audiollm: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _run_audio_command(args) -> int:
+    from .pipeline import Pipeline
+
+    if args.threads < 1:
+        raise EdgeAudioError(f"--threads must be at least 1, got {args.threads}")
+    pipe = Pipeline.load(args.bundle, providers=[args.provider], threads=args.threads)
+    failures = 0
+    for path in args.audio:
+        try:
+            if args.command == "transcribe":
+                result = pipe.transcribe(path, decoder=args.decoder)
+            else:
+                result = pipe.understand(path)
+        except EdgeAudioError as exc:
+            # One bad file does not stop the batch; each gets its own line.
+            print(f"edge-audiollm: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        elif args.command == "transcribe":
+            print(result.text if len(args.audio) == 1 else f"{path}\t{result.text}", flush=True)
+        else:
+            line = json.dumps({"intent": result.intent, "slots": result.slots}, ensure_ascii=False)
+            print(line if len(args.audio) == 1 else f"{path}\t{line}", flush=True)
+    return EXIT_USER_ERROR if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The shared model object: audio -> features -> encoder -> adapter -> LLM -> text / intent.
+
+A Pipeline holds sessions and read-only tables only; everything about one utterance
+lives in the call (or in a Stream), so one Pipeline serves many threads and streams.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import intents
+from .audio import AudioSource, load_audio
+from .bundle import Bundle, load_bundle
+from .decoders import ctc
+from .errors import BundleError, EdgeAudioError
+from .frontend import Frontend
+from .generate import greedy_generate
+from .results import TranscriptionResult, UnderstandingResult
+from .runtime import OnnxModel, make_session
+from .tokens import Vocabulary
+
+TASKS = ("transcribe", "understand")
+# Below this the encoder sees too few frames to say anything; treat as no speech.
+_MIN_AUDIO_SECONDS = 0.05
+
+
+class Pipeline:
+    def __init__(self, bundle: Bundle, providers: Sequence[str] = ("cpu",), threads: int = 1):
+        m = bundle.manifest
+        self.bundle = bundle
+        self.frontend = Frontend.from_manifest(m["frontend"])
+        self.sample_rate = int(m["sample_rate"])
+        enc = m["encoder"]
+        self.encoder = make_session(bundle.file(enc["file"]), providers, threads)
+        self.ctc_vocab: list[str] | None = enc.get("ctc_vocab")
+        self.ctc_blank = int(enc.get("ctc_blank", 0))
+        self.encoder_rate_hz = float(enc.get("frame_rate_hz", 50.0))
+        self.adapter: OnnxModel | None = None
+        self.llm_prefill: OnnxModel | None = None
+        self.llm_decode: OnnxModel | None = None
+        if bundle.has_llm:
+            llm = m["llm"]
+            self.adapter = make_session(bundle.file(m["adapter"]["file"]), providers, threads)
+            self.llm_prefill = make_session(bundle.file(llm["prefill"]), providers, threads)
+            self.llm_decode = make_session(bundle.file(llm["decode"]), providers, threads)
+            self.embeddings = _load_embeddings(bundle.file(llm["embeddings"]))
+            self.vocab = Vocabulary.from_manifest(llm)
+            self.llm_cfg = llm
+        self.provider = self.encoder.provider
+        # scipy.signal takes ~0.4 s to import; pay it here, not inside the first
+        # utterance's timings (it resamples any input that is not at the bundle's rate).
+        import scipy.signal  # noqa: F401
+
+    @classmethod
+    def load(
+        cls,
+        bundle: str | os.PathLike = "default",
+        providers: Sequence[str] = ("cpu",),
+        threads: int = 1,
+        *,
+        verify: bool = True,
+    ) -> "Pipeline":
+        """Load a shipped bundle by name or a bundle directory; every file's hash is checked."""
+        return cls(load_bundle(bundle, verify=verify), providers=providers, threads=threads)
+
+    # ------------------------------------------------------------------ public calls
+    def transcribe(self, audio: AudioSource, sample_rate: int | None = None, *, decoder: str = "auto") -> TranscriptionResult:
+        """Text of one utterance. decoder: "llm", "ctc" (the fast path) or "auto" (LLM when the bundle has one)."""
+        return self._run(audio, sample_rate, task="transcribe", decoder=decoder)
+
+    def understand(self, audio: AudioSource, sample_rate: int | None = None) -> UnderstandingResult:
+        """Intent and slots (canonical forms of intents.json) of one spoken command."""
+        if not self.bundle.has_llm:
+            raise BundleError(f"bundle {self.bundle.name!r} has no LLM; `understand` needs a bundle with one")
+        return self._run(audio, sample_rate, task="understand", decoder="llm")
+
+    def create_stream(self, **options):
+        """A stream object holding all per-utterance state for live audio."""
+        from .stream import Stream
+
+        return Stream(self, **options)
+
+    # ------------------------------------------------------------------ stages
+    def encode(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Features and encoder on 16 kHz float32 mono: (hidden (T, D), ctc_log_probs (T, V) or None, timings)."""
+        t0 = time.perf_counter()
+        feats = self.frontend(samples)
+        t1 = time.perf_counter()
+        outs = self.encoder.run({"features": feats[None]})
+        t2 = time.perf_counter()
+        names = self.encoder.output_names
+        hidden = outs[names.index("hidden")][0]
+        log_probs = outs[names.index("ctc_log_probs")][0] if "ctc_log_probs" in names else None
+        return hidden, log_probs, {"features": (t1 - t0) * 1e3, "encoder": (t2 - t1) * 1e3}
+
+    def ctc_text(self, log_probs: np.ndarray) -> str:
+        if self.ctc_vocab is None:
+            raise BundleError(f"bundle {self.bundle.name!r} has no CTC vocabulary")
+        ids = ctc.greedy(log_probs, blank=self.ctc_blank)
+        return " ".join("".join(self.ctc_vocab[i] for i in ids).split())
+
+    def adapt(self, hidden: np.ndarray, log_probs: np.ndarray | None) -> np.ndarray:
+        feeds = {"hidden": hidden[None]}
+        if "ctc_log_probs" in self.adapter.input_names:
+            feeds["ctc_log_probs"] = log_probs[None]
+        return self.adapter.run(feeds)[0][0]
+
+    def generate_text(self, audio_embeds: np.ndarray, task: str, audio_seconds: float) -> tuple[str, dict]:
+        prompt = self.llm_cfg["prompts"][task]
+        e = self.embeddings
+        inputs = np.concatenate([e[prompt["prefix"]], audio_embeds, e[prompt["suffix"]]], axis=0)
+        per_second = float(self.llm_cfg.get("max_new_tokens_per_second", 6.5))
+        budget = max(int(self.llm_cfg.get("min_new_tokens", 8)), math.ceil(per_second * audio_seconds))
+        if task == "understand":
+            budget += int(self.llm_cfg.get("understand_extra_tokens", 48))
+        gen = greedy_generate(
+            self.llm_prefill, self.llm_decode, e, inputs,
+            eos_id=int(self.llm_cfg["eos_id"]), max_new_tokens=budget,
+        )
+        return self.vocab.decode(gen.token_ids), gen.timings_ms
+
+    # ------------------------------------------------------------------ the path
+    def _run(self, audio: AudioSource, sample_rate: int | None, *, task: str, decoder: str):
+        if decoder not in ("auto", "llm", "ctc"):
+            raise EdgeAudioError(f"decoder must be 'auto', 'llm' or 'ctc', got {decoder!r}")
+        if decoder == "llm" and not self.bundle.has_llm:
+            raise BundleError(f"bundle {self.bundle.name!r} has no LLM; use decoder='ctc'")
+        use_llm = self.bundle.has_llm and decoder != "ctc"
+        start = time.perf_counter()
+        a = load_audio(audio, sample_rate, target_sample_rate=self.sample_rate)
+        timings = {"audio": (time.perf_counter() - start) * 1e3}
+        text, ctc_text, raw, rate = "", None, "", None
+        if a.duration_seconds >= _MIN_AUDIO_SECONDS and len(a.samples) >= self.frontend.options.win_length:
+            hidden, log_probs, t = self.encode(a.samples)
+            timings.update(t)
+            if log_probs is not None and self.ctc_vocab is not None:
+                t0 = time.perf_counter()
+                ctc_text = self.ctc_text(log_probs)
+                timings["ctc_decode"] = (time.perf_counter() - t0) * 1e3
+            # The CTC head hearing nothing is the cheapest guard against an LLM that
+            # "transcribes" silence or noise: skip generation entirely.
+            heard_nothing = ctc_text is not None and not ctc_text and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
+            if use_llm and not heard_nothing:
+                t0 = time.perf_counter()
+                embeds = self.adapt(hidden, log_probs)
+                timings["adapter"] = (time.perf_counter() - t0) * 1e3
+                rate = embeds.shape[0] / a.duration_seconds
+                raw, t = self.generate_text(embeds, task, a.duration_seconds)
+                timings.update(t)
+                text = raw
+            elif not use_llm:
+                text = ctc_text or ""
+        compute = time.perf_counter() - start
+        common = dict(
+            audio_seconds=round(a.duration_seconds, 4), compute_seconds=round(compute, 5), timings_ms=timings,
+            provider=self.provider, bundle=self.bundle.name, path=a.source if a.source != "<array>" else None,
+            decoder="llm" if use_llm else "ctc", ctc_text=ctc_text, llm_tokens_per_second=rate,
+        )
+        if task == "transcribe":
+            return TranscriptionResult(text=text, **common)
+        t0 = time.perf_counter()
+        intent, slots = intents.parse_model_output(raw)
+        spoken = raw[: raw.find("{")].strip() if "{" in raw else raw.strip()
+        timings["intent_parse"] = (time.perf_counter() - t0) * 1e3
+        return UnderstandingResult(
+            text=spoken or (ctc_text or ""), intent=intent, slots=slots, raw_output=raw, **common
+        )
+
+
+def _load_embeddings(path: Path) -> np.ndarray:
+    # allow_pickle=False: a bundle is data, never code.
+    try:
+        table = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise BundleError(f"{path}: not a plain numpy array ({exc}); rebuild the bundle") from None
+    if table.ndim != 2:
+        raise BundleError(f"{path}: LLM embeddings must be 2-D (vocab, dim), got {table.shape}")
+    return table.astype(np.float32)

@@ -1,0 +1,40 @@
+"""CTC head on encoder states: one small transformer layer and a linear layer over the
+CTC vocabulary (characters by default). It feeds the numpy decoders, live partials,
+the silence guard and the CTC-guided adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# Blank first, then space, letters and apostrophe: every transcript in the corpus fits.
+CHAR_VOCAB = ("<blank>", " ", *"abcdefghijklmnopqrstuvwxyz", "'")
+
+
+@dataclass(frozen=True)
+class CtcHeadConfig:
+    in_dim: int = 384
+    dim: int = 256
+    n_heads: int = 4
+    n_layers: int = 1
+    vocab_size: int = len(CHAR_VOCAB)
+    dropout: float = 0.1
+
+
+class CtcHead(nn.Module):
+    def __init__(self, cfg: CtcHeadConfig = CtcHeadConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.proj = nn.Linear(cfg.in_dim, cfg.dim)
+        layer = nn.TransformerEncoderLayer(
+            cfg.dim, cfg.n_heads, 4 * cfg.dim, cfg.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.layers = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
+        self.out = nn.Linear(cfg.dim, cfg.vocab_size)
+
+    def forward(self, hidden: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """hidden (B, T, in_dim) -> log-probs (B, T, vocab)."""
+        x = self.layers(self.proj(hidden), src_key_padding_mask=padding_mask)
+        return torch.log_softmax(self.out(x), dim=-1)
