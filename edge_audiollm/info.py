@@ -76,7 +76,8 @@ def run_info(args) -> int:
         print(f"bundle {b['name']}: {b['size_mb']} MB at {b['path']}")
         print(f"  {b['frontend']} -> encoder {b['encoder']} ({b['encoder_rate_hz']} Hz) -> adapter {b['adapter']} ({b['llm_rate_hz']} Hz)")
         for s in b["sources"]:
-            print(f"  weights from {s.get('package')} {s.get('version')} ({s.get('license')})")
+            print(f"  {s.get('upstream', 'weights')} from {s.get('source_package')} {s.get('source_version')} "
+                  f"({s.get('license')}, sha256 {str(s.get('model_bin_sha256'))[:12]}...)")
     for e in data["bundle_errors"]:
         print(f"bundle error: {e}")
     return 0

@@ -1,0 +1,72 @@
+"""Run the frozen encoder once over the corpus and keep its states (float16 .npy per
+utterance). The encoder never trains, so every later stage reads these instead of
+re-running it: the heads, adapters and LLM train on exactly what the deployed int8
+encoder graph emits.
+
+    python -m models.train.encode_cache --corpus data/corpus --encoder data/whisper/encoder_int8.onnx \
+        --out data/cache/whisper-tiny.en --splits train valid test_synthetic test_noisy
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge_audiollm.audio import load_audio
+from edge_audiollm.features_whisper import whisper_log_mel
+from edge_audiollm.runtime import make_session
+
+from .corpus import read_split
+
+MAX_SECONDS = 30.0  # Whisper's position table ends at 30 s
+
+
+def encode_file(session, path: Path) -> np.ndarray:
+    samples = load_audio(path).samples[: int(MAX_SECONDS * 16000)]
+    feats = whisper_log_mel(samples)
+    return session.run({"features": feats[None]}, ["hidden"])[0][0].astype(np.float16)
+
+
+def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: int = 1, log=print) -> int:
+    session = make_session(encoder, ["cpu"], threads)
+    utts = read_split(corpus, split)
+    target = out / split
+    target.mkdir(parents=True, exist_ok=True)
+    done, t0, audio_s = 0, time.time(), 0.0
+    for u in utts:
+        dst = target / f"{u.uid}.npy"
+        if dst.exists():  # resumable
+            continue
+        h = encode_file(session, u.path)
+        tmp = dst.with_suffix(".tmp.npy")
+        np.save(tmp, h)
+        tmp.rename(dst)  # never a half-written cache file
+        done += 1
+        audio_s += u.duration_s
+        if done % 500 == 0:
+            log(f"  {split}: {done} encoded, {audio_s / max(time.time() - t0, 1e-9):.0f} audio s per s")
+    log(f"{split}: {len(utts)} utterances cached in {target} ({done} new, {time.time() - t0:.0f} s)")
+    return done
+
+
+def load_states(cache: Path, split: str, uid: str) -> np.ndarray:
+    return np.load(cache / split / f"{uid}.npy", allow_pickle=False)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    p.add_argument("--encoder", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--splits", nargs="+", default=["train", "valid", "test_synthetic", "test_noisy"])
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    for split in a.splits:
+        encode_split(a.corpus, split, a.encoder, a.out, a.threads)
+
+
+if __name__ == "__main__":
+    main()

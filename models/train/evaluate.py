@@ -1,0 +1,56 @@
+"""Quick validation figures during training, in torch (the bundle is measured again,
+through ONNX Runtime, by bench/vs_peers.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from edge_audiollm import intents
+from models.tokenizer import Tokenizer
+
+from .corpus import Utterance
+from .train_ctc import greedy_texts
+from .train_lm import greedy_decode, prompt_embeds
+
+
+def edit_distance(ref: list, hyp: list) -> int:
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def error_rate(refs: list[str], hyps: list[str], chars: bool = False) -> float:
+    split = (lambda s: list(s)) if chars else (lambda s: s.split())  # noqa: E731
+    edits = sum(edit_distance(split(r), split(h)) for r, h in zip(refs, hyps))
+    return edits / max(1, sum(len(split(r)) for r in refs))
+
+
+@torch.no_grad()
+def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: dict) -> dict:
+    refs = [u.text for u in utts]
+    ctc_hyps = greedy_texts(head, [states[u.uid] for u in utts])
+    llm_hyps, correct_intent, n_cmd, exact = [], 0, 0, 0
+    for u in utts:
+        audio = adapter(torch.from_numpy(states[u.uid].astype(np.float32))[None])[0]
+        ids = greedy_decode(lm, tok, prompt_embeds(lm, tok, "transcribe", audio), max_new=8 + int(6.5 * u.duration_s))
+        llm_hyps.append(tok.decode(ids))
+        if u.intent is not None:
+            ids = greedy_decode(lm, tok, prompt_embeds(lm, tok, "understand", audio), max_new=64)
+            intent, slots = intents.parse_model_output(tok.decode(ids))
+            n_cmd += 1
+            correct_intent += intent == u.intent
+            exact += intent == u.intent and slots == (u.slots if u.intent != "unknown" else {})
+    return {
+        "utterances": len(utts),
+        "ctc_cer": round(error_rate(refs, ctc_hyps, chars=True), 4),
+        "ctc_wer": round(error_rate(refs, ctc_hyps), 4),
+        "llm_wer": round(error_rate(refs, llm_hyps), 4),
+        "intent_accuracy": round(correct_intent / max(n_cmd, 1), 4),
+        "intent_exact_match": round(exact / max(n_cmd, 1), 4),
+        "examples": [{"ref": r, "ctc": c, "llm": h} for r, c, h in list(zip(refs, ctc_hyps, llm_hyps))[:5]],
+    }

@@ -1,0 +1,214 @@
+"""Rebuild the default bundle: one command, resumable stage by stage.
+
+    python -m models.train.recipe                  # full recipe (corpus must exist: models/data/build_corpus)
+    python -m models.train.recipe --config tiny    # minutes; what the tests run
+
+Stages (each saves its weights under --ckpt and is skipped when they are there):
+  0 encoder cache   frozen Whisper tiny.en encoder (int8 graph, as deployed) over the corpus
+  1 tokenizer       BPE over transcripts, intent JSON and extra text
+  2 ctc             CTC head on the cached states
+  3 text            LLM learns transcribe (copy) and understand (parse) from text
+  4 audio           strided adapter + LLM on audio prefixes, text kept in the mix
+  5 bundle          export, int8, manifest -> --out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.adapters.strided import StridedAdapter, StridedAdapterConfig
+from models.ctc_head import CtcHead, CtcHeadConfig
+from models.llm import LLMConfig, TinyLM
+from models.tokenizer import Tokenizer, intent_target, train_tokenizer
+
+from . import checkpoints
+from .build_bundle import build_default_bundle
+from .corpus import Utterance, read_split
+from .encode_cache import encode_split, load_states
+from .evaluate import evaluate
+from .examples import LMExample, targets_for
+from .text_pool import extra_texts
+from .train_ctc import train_ctc_head
+from .train_lm import LMTrainOptions, train_lm
+
+
+@dataclass(frozen=True)
+class RecipeConfig:
+    corpus: str = "data/corpus"
+    cache: str = "data/cache/whisper-tiny.en"
+    encoder_onnx: str = "data/whisper/encoder.int8.onnx"
+    ckpt: str = "models/checkpoints/default"
+    out: str = "edge_audiollm/bundles/default"
+    whisper: str = "tiny.en"
+    encoder_dim: int = 384
+    vocab_size: int = 1024
+    ctc: CtcHeadConfig = CtcHeadConfig(in_dim=384, dim=256, n_heads=4, n_layers=1)
+    ctc_steps: int = 3000
+    llm: LLMConfig = LLMConfig(vocab_size=1024, dim=256, n_layers=4, n_heads=4, ffn_dim=683)
+    adapter: StridedAdapterConfig = StridedAdapterConfig(in_dim=384, llm_dim=256, stride=4, hidden_dim=1024)
+    text_steps: int = 3000
+    audio_steps: int = 4000
+    batch_size: int = 32
+    extra_commands: int = 30000
+    extra_sentences: int = 30000
+    text_fraction: float = 0.25
+    eval_utterances: int = 200
+    quantize: bool = True
+    seed: int = 0
+
+
+CONFIGS = {
+    "default": RecipeConfig(),
+    "tiny": RecipeConfig(
+        ckpt="runs/tiny/ckpt", out="runs/tiny/bundle", cache="runs/tiny/cache", vocab_size=160,
+        ctc=CtcHeadConfig(in_dim=384, dim=32, n_heads=2), ctc_steps=20,
+        llm=LLMConfig(vocab_size=160, dim=32, n_layers=1, n_heads=2, ffn_dim=64),
+        adapter=StridedAdapterConfig(in_dim=384, llm_dim=32, stride=4, hidden_dim=64),
+        text_steps=10, audio_steps=10, batch_size=4, extra_commands=50, extra_sentences=0, eval_utterances=4,
+    ),
+}
+
+
+def _examples(tok: Tokenizer, utts: list[Utterance], *, audio: bool) -> list[LMExample]:
+    out = []
+    for u in utts:
+        for task, target in targets_for(tok, u.text, u.intent, u.slots).items():
+            if not audio and not u.text:
+                continue  # silence has no text form
+            middle = None if audio else tuple(tok.encode(u.text))
+            out.append(LMExample(task, middle, u.uid if audio else None, tuple(target)))
+    return out
+
+
+def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = False, log=print) -> dict:
+    t_start = time.time()
+    corpus, cache, ckpt = Path(cfg.corpus), Path(cfg.cache), Path(cfg.ckpt)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    encoder_onnx = Path(cfg.encoder_onnx)
+    if not encoder_onnx.is_file():
+        from export.export_whisper_encoder import quantize_encoder_int8
+        from export.export_whisper_encoder import export_whisper_encoder as export_we
+        from export.whisper_import import load_whisper_encoder
+
+        log(f"[0] exporting the Whisper {cfg.whisper} encoder to {encoder_onnx}")
+        fp32 = encoder_onnx.with_name("encoder.fp32.onnx")
+        export_we(load_whisper_encoder(cfg.whisper), fp32)
+        quantize_encoder_int8(fp32, encoder_onnx)
+    splits = {s: read_split(corpus, s) for s in ("train", "valid")}
+    for s in splits:
+        encode_split(corpus, s, encoder_onnx, cache, log=log)
+    states = {u.uid: load_states(cache, s, u.uid) for s, utts in splits.items() for u in utts}
+    train, valid = splits["train"], splits["valid"]
+    log(f"train {len(train)} utterances ({sum(u.duration_s for u in train) / 3600:.2f} h), valid {len(valid)}")
+    if stop_after == "cache":
+        return {}
+
+    # [1] tokenizer, trained on what the LLM will read and write
+    tok_path = ckpt / "tokenizer.json"
+    exclude = {u.text for u in valid} | _test_texts(corpus)
+    pool = extra_texts(cfg.extra_commands, cfg.extra_sentences, exclude=exclude, seed=cfg.seed)
+    if not tok_path.is_file():
+        texts = [u.text for u in train if u.text] + [intent_target(u.intent, u.slots) for u in train if u.intent]
+        texts += [t for t, _, _ in pool] + [intent_target(i, s) for _, i, s in pool if i]
+        train_tokenizer(texts, cfg.vocab_size).save(tok_path)
+    tok = Tokenizer.load(tok_path)
+    llm_cfg = replace(cfg.llm, vocab_size=len(tok))
+    log(f"[1] tokenizer: {len(tok)} pieces")
+
+    # [2] CTC head
+    head = CtcHead(cfg.ctc)
+    if not checkpoints.load(head, ckpt / "ctc_head.safetensors"):
+        log("[2] training the CTC head")
+        train_ctc_head([states[u.uid] for u in train], [u.text for u in train], cfg.ctc,
+                       steps=cfg.ctc_steps, batch_size=cfg.batch_size, head=head, seed=cfg.seed, log=log)
+        checkpoints.save(head, ckpt / "ctc_head.safetensors")
+    head.eval()
+
+    # [3] LLM on text
+    lm = TinyLM(llm_cfg)
+    text_examples = _examples(tok, train, audio=False) + [
+        LMExample(task, tuple(tok.encode(text)), None, tuple(target))
+        for text, intent, slots in pool
+        for task, target in targets_for(tok, text, intent, slots).items()
+    ]
+    if not checkpoints.load(lm, ckpt / "llm_text.safetensors"):
+        log(f"[3] training the LLM on text ({len(text_examples)} examples)")
+        train_lm(lm, tok, text_examples, LMTrainOptions(steps=cfg.text_steps, batch_size=cfg.batch_size,
+                                                         seed=cfg.seed), log=log)
+        checkpoints.save(lm, ckpt / "llm_text.safetensors")
+
+    # [4] adapter + LLM on audio
+    adapter = StridedAdapter(cfg.adapter)
+    if not (checkpoints.load(adapter, ckpt / "adapter.safetensors") and checkpoints.load(lm, ckpt / "llm.safetensors")):
+        audio_examples = _examples(tok, train, audio=True)
+        log(f"[4] training adapter + LLM on audio ({len(audio_examples)} examples)")
+        train_lm(lm, tok, audio_examples,
+                 LMTrainOptions(steps=cfg.audio_steps, batch_size=cfg.batch_size, lr=5e-4,
+                                text_fraction=cfg.text_fraction, seed=cfg.seed + 1),
+                 adapter=adapter, states=states, text_examples=text_examples, log=log)
+        checkpoints.save(adapter, ckpt / "adapter.safetensors")
+        checkpoints.save(lm, ckpt / "llm.safetensors")
+    lm.eval()
+    adapter.eval()
+
+    metrics = {"valid": evaluate(head, adapter, lm, tok, valid[: cfg.eval_utterances], states)}
+    log(f"valid: {json.dumps(metrics['valid'])}")
+    if stop_after == "train":
+        return metrics
+
+    # [5] bundle
+    from export.whisper_import import load_whisper_encoder, whisper_provenance
+
+    prov = whisper_provenance(cfg.whisper)
+    training = {
+        "recipe": "python -m models.train.recipe",
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        "data": {"corpus": cfg.corpus, "train_utterances": len(train),
+                 "train_hours": round(sum(u.duration_s for u in train) / 3600, 3),
+                 "voices": sorted({u.voice for u in train}), "extra_text_examples": len(pool)},
+        "seconds": round(time.time() - t_start, 1),
+    }
+    build_default_bundle(
+        Path(cfg.out), encoder=load_whisper_encoder(cfg.whisper),
+        encoder_info={"kind": f"whisper-{cfg.whisper}", "frame_rate_hz": 50.0, "dim": cfg.encoder_dim},
+        frontend={"kind": "whisper_logmel", "n_mels": 80, "win_ms": 25.0, "hop_ms": 10.0, "n_fft": 400},
+        ctc_head=head, adapter=adapter, lm=lm, tok=tok, training=training, metrics=metrics,
+        quantize=cfg.quantize, sources=[prov.to_manifest()], overwrite=overwrite, log=log,
+    )
+    return metrics
+
+
+def _test_texts(corpus: Path) -> set[str]:
+    out = set()
+    for split in ("test_synthetic", "test_noisy"):
+        try:
+            out |= {u.text for u in read_split(corpus, split)}
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="default", choices=sorted(CONFIGS))
+    p.add_argument("--corpus", help="override the corpus directory")
+    p.add_argument("--out", help="override the bundle output directory")
+    p.add_argument("--stop-after", choices=["cache", "train"])
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    cfg = CONFIGS[a.config]
+    cfg = replace(cfg, **{k: v for k, v in (("corpus", a.corpus), ("out", a.out)) if v})
+    run(cfg, stop_after=a.stop_after, overwrite=a.overwrite)
+
+
+if __name__ == "__main__":
+    main()
