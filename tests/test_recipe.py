@@ -1,0 +1,52 @@
+"""The default-bundle recipe end to end in a tiny configuration: corpus -> Whisper encoder
+cache -> CTC head -> text LLM -> audio LLM -> int8 bundle -> Pipeline; then a rerun
+resumes from the checkpoints instead of training again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("faster_whisper")
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+
+def test_tiny_recipe_builds_a_loadable_bundle_and_resumes(tmp_path, speech_wav):
+    from edge_audiollm import Pipeline
+    from models.data.build_corpus import BuildOptions, build
+    from models.data.plan import PlanOptions
+    from models.train.recipe import CONFIGS, run
+
+    corpus = tmp_path / "corpus"
+    voices = ("espeak_us_klatt", "espeak_us_klatt2", "espeak_us_klatt4")
+    build(BuildOptions(out=corpus, plan=PlanOptions(hours=0.02, max_utterances=30), voices=voices, audit=False),
+          log=lambda *a, **k: None)
+    cfg = replace(CONFIGS["tiny"], corpus=str(corpus), cache=str(tmp_path / "cache"), ckpt=str(tmp_path / "ckpt"),
+                  out=str(tmp_path / "bundle"), encoder_onnx=str(tmp_path / "whisper" / "encoder.int8.onnx"))
+    lines: list[str] = []
+    metrics = run(cfg, log=lines.append)
+    assert any(line.startswith("[2] training the CTC head") for line in lines)
+    assert 0.0 <= metrics["valid"]["ctc_cer"] and metrics["valid"]["utterances"] > 0
+
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    assert manifest["encoder"]["kind"] == "whisper-tiny.en" and manifest["adapter"]["stride"] == 4
+    assert manifest["sources"][0]["license"] == "MIT" and len(manifest["sources"][0]["model_bin_sha256"]) == 64
+    assert "licenses/WHISPER_LICENSE" in manifest["files"]
+    assert manifest["files"]["encoder.onnx"]["quantization"].startswith("int8")
+
+    pipe = Pipeline.load(tmp_path / "bundle")
+    r = pipe.transcribe(speech_wav)
+    assert r.bundle == "default" and r.provider == "cpu" and "encoder" in r.timings_ms
+    u = pipe.understand(speech_wav)
+    from edge_audiollm.intents import intent_names
+
+    assert u.intent in intent_names()
+
+    # Rerun into a new bundle directory: every stage's weights are there, so nothing trains.
+    lines.clear()
+    run(replace(cfg, out=str(tmp_path / "bundle2")), log=lines.append)
+    assert not any("training" in line for line in lines), lines
