@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -53,6 +54,9 @@ class Pipeline:
             self.vocab = Vocabulary.from_manifest(llm)
             self.llm_cfg = llm
         self.provider = self.encoder.provider
+        self.default_decoder = m.get("default_decoder", "llm" if bundle.has_llm else "ctc")
+        self._lm = None  # the CTC word LM: read-only once loaded, shared by all calls
+        self._lm_lock = threading.Lock()
         # scipy.signal takes ~0.4 s to import; pay it here, not inside the first
         # utterance's timings (it resamples any input that is not at the bundle's rate).
         import scipy.signal  # noqa: F401
@@ -71,7 +75,8 @@ class Pipeline:
 
     # ------------------------------------------------------------------ public calls
     def transcribe(self, audio: AudioSource, sample_rate: int | None = None, *, decoder: str = "auto") -> TranscriptionResult:
-        """Text of one utterance. decoder: "llm", "ctc" (the fast path) or "auto" (LLM when the bundle has one)."""
+        """Text of one utterance. decoder: "llm", "ctc" (CTC beam search with the bundle's word LM:
+        the fast path) or "auto" (the bundle's default_decoder)."""
         return self._run(audio, sample_rate, task="transcribe", decoder=decoder)
 
     def understand(self, audio: AudioSource, sample_rate: int | None = None) -> UnderstandingResult:
@@ -100,10 +105,34 @@ class Pipeline:
         return hidden, log_probs, {"features": (t1 - t0) * 1e3, "encoder": (t2 - t1) * 1e3}
 
     def ctc_text(self, log_probs: np.ndarray) -> str:
+        """Greedy CTC transcript: cheap, used for partials and as the silence guard."""
         if self.ctc_vocab is None:
             raise BundleError(f"bundle {self.bundle.name!r} has no CTC vocabulary")
         ids = ctc.greedy(log_probs, blank=self.ctc_blank)
         return " ".join("".join(self.ctc_vocab[i] for i in ids).split())
+
+    def ctc_beam_text(self, log_probs: np.ndarray) -> str:
+        """CTC prefix beam search with the bundle's word n-gram LM (greedy when it has none)."""
+        spec = self.bundle.manifest.get("ctc_lm")
+        if spec is None:
+            return self.ctc_text(log_probs)
+        from .decoders.beam import BeamOptions
+
+        hyps = ctc.prefix_beam_search(
+            log_probs, beam_width=int(spec.get("beam_width", 8)), vocab=self.ctc_vocab, lm=self._ctc_lm(),
+            options=BeamOptions(blank=self.ctc_blank, lm_weight=float(spec.get("weight", 0.5)),
+                                word_bonus=float(spec.get("word_bonus", 1.0))),
+        )
+        return " ".join(hyps[0].text.split()) if hyps else ""
+
+    def _ctc_lm(self):
+        # Parsed on first use, not at load: a CLI run that never beam-searches pays nothing.
+        with self._lm_lock:
+            if self._lm is None:
+                from .decoders.arpa import ArpaLM
+
+                self._lm = ArpaLM.from_file(self.bundle.file(self.bundle.manifest["ctc_lm"]["file"]))
+        return self._lm
 
     def adapt(self, hidden: np.ndarray, log_probs: np.ndarray | None) -> np.ndarray:
         feeds = {"hidden": hidden[None]}
@@ -131,7 +160,7 @@ class Pipeline:
             raise EdgeAudioError(f"decoder must be 'auto', 'llm' or 'ctc', got {decoder!r}")
         if decoder == "llm" and not self.bundle.has_llm:
             raise BundleError(f"bundle {self.bundle.name!r} has no LLM; use decoder='ctc'")
-        use_llm = self.bundle.has_llm and decoder != "ctc"
+        use_llm = self.bundle.has_llm and (decoder == "llm" or (decoder == "auto" and self.default_decoder == "llm"))
         start = time.perf_counter()
         a = load_audio(audio, sample_rate, target_sample_rate=self.sample_rate)
         timings = {"audio": (time.perf_counter() - start) * 1e3}
@@ -154,8 +183,10 @@ class Pipeline:
                 raw, t = self.generate_text(embeds, task, a.duration_seconds)
                 timings.update(t)
                 text = raw
-            elif not use_llm:
-                text = ctc_text or ""
+            elif not use_llm and log_probs is not None and ctc_text:
+                t0 = time.perf_counter()
+                text = self.ctc_beam_text(log_probs)
+                timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
         compute = time.perf_counter() - start
         common = dict(
             audio_seconds=round(a.duration_seconds, 4), compute_seconds=round(compute, 5), timings_ms=timings,
