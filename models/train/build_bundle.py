@@ -21,7 +21,8 @@ LICENSE_DIR = Path(__file__).resolve().parents[2] / "export" / "licenses"
 def build_default_bundle(
     out_dir: Path, *, encoder, encoder_info: dict, frontend: dict, ctc_head, adapter, lm, tok: Tokenizer,
     training: dict, metrics: dict, quantize: bool = True, sources: list[dict] | None = None,
-    name: str = "default", overwrite: bool = False, log=print,
+    name: str = "default", overwrite: bool = False, log=print, ctc_lm: dict | None = None,
+    default_decoder: str = "llm",
 ) -> Path:
     cfg = lm.cfg
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,6 +47,8 @@ def build_default_bundle(
         np.save(t / "llm_embeddings.npy", emb)
         files["llm_embeddings.npy"] = t / "llm_embeddings.npy"
         quant["llm_embeddings.npy"] = "fp16"
+        if ctc_lm is not None:
+            files["ctc_lm.arpa"] = Path(ctc_lm["file"])
         for lic in sorted(LICENSE_DIR.glob("*")):
             files[f"licenses/{lic.name}"] = lic
         ids = tok.ids
@@ -70,6 +73,8 @@ def build_default_bundle(
                 },
             },
             "skip_llm_without_ctc_text": True,
+            "default_decoder": default_decoder,
+            **({"ctc_lm": {**ctc_lm, "file": "ctc_lm.arpa"}} if ctc_lm is not None else {}),
             "opset": OPSET,
             "sources": sources or [],
             "training": training,
