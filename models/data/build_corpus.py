@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,7 +311,13 @@ def build(options: BuildOptions, log=print) -> dict:
     timing = synthesise(plan, options, log)
     render(plan, options, log)
     stats = write_manifests(plan, options)
-    summary = {"stats": stats, "timing": timing, "total_wall_s": round(time.time() - t_start, 1),
+    # Keep the timing of every run that synthesised something: a resumed run alone says little.
+    old = options.out / "summary.json"
+    runs = json.loads(old.read_text()).get("synthesis_runs", []) if old.exists() else []
+    if timing["synthesised_utterances"]:
+        runs.append({**timing, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    summary = {"stats": stats, "timing": timing, "synthesis_runs": runs,
+               "total_wall_s": round(time.time() - t_start, 1),
                "voice_weights": weights, "train_voices": plan.train_voices, "test_voices": plan.test_voices,
                "options": {**dataclasses.asdict(options.plan), "voices": options.voices}}
     (options.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))

