@@ -1,4 +1,4 @@
-"""`edge-audiollm`: transcribe, understand, info.
+"""`edge-audiollm`: transcribe, understand, listen, devices, info.
 
 User errors print one line on stderr ("edge-audiollm: error: ...") and exit non-zero;
 tracebacks are for bugs only. Heavy imports happen inside the commands so `info` and
@@ -44,6 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
                            help="llm (full pipeline), ctc (fast path) or auto (default)")
         _common(p)
 
+    p = sub.add_parser("listen", help="live microphone: transcripts or intents of each utterance",
+                       description="Capture from a microphone; print one line per endpointed utterance.")
+    p.add_argument("--device", default=None, help="input device index or name (substring); default: the system default")
+    p.add_argument("--task", default="transcribe", choices=("transcribe", "understand"))
+    p.add_argument("--json", action="store_true",
+                   help='one JSON line per final result; partial results too, with "partial": true')
+    p.add_argument("--once", action="store_true", help="exit 0 after the first endpointed utterance")
+    p.add_argument("--save-audio", metavar="DIR", default=None, help="keep each utterance heard as a WAV file in DIR")
+    p.add_argument("--vad", default="energy", choices=("energy", "silero", "ctc"), help="voice activity detector")
+    p.add_argument("--silence-s", type=float, default=0.6, help="trailing silence that ends an utterance (default 0.6)")
+    p.add_argument("--max-utterance-s", type=float, default=20.0, help="longest utterance (default 20)")
+    p.add_argument("--no-partials", action="store_true", help="no partial results while speaking")
+    _common(p)
+
+    p = sub.add_parser("devices", help="list audio input devices", description="List audio input devices.")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("info", help="versions, providers and the bundle manifest")
     p.add_argument("--json", action="store_true")
     p.add_argument("--bundle", default=None, help="also show this bundle (default: every shipped bundle)")
@@ -62,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             from .info import run_info
 
             return run_info(args)
+        if args.command in ("listen", "devices"):
+            from .listen import run_devices, run_listen
+
+            return run_listen(args) if args.command == "listen" else run_devices(args)
         return _run_audio_command(args)
     except EdgeAudioError as exc:
         print(f"edge-audiollm: error: {exc}", file=sys.stderr)
