@@ -103,6 +103,7 @@ class Microphone:
         self._stream = None
         self._last_block_at = 0.0
         self._live = threading.Event()  # set by the first block PortAudio delivers
+        self.muted = False  # while True, captured blocks are thrown away (not queued, not overflows)
 
     @property
     def dropped_seconds(self) -> float:
@@ -114,6 +115,8 @@ class Microphone:
             self.portaudio_overflows += 1
         self._last_block_at = time.monotonic()
         self._live.set()
+        if self.muted:
+            return
         try:
             self.queue.put_nowait(indata[:, 0].copy())
         except queue.Full:

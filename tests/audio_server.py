@@ -14,9 +14,12 @@ Use `python tests/audio_server.py` to print the environment for a shell session.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,6 +114,68 @@ class AudioServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class CaptureProcess:
+    """A Python program that captures from the server's default source, run in a subprocess
+    with the server's environment; returned once a stderr line contains `ready` ("listening on")."""
+
+    def __init__(self, server: AudioServer, argv: list, *, ready: str = "listening on", ready_timeout_s: float = 60,
+                 cwd: Path | None = None):
+        self.proc = subprocess.Popen([sys.executable, *map(str, argv)], env=server.env, cwd=cwd or Path(__file__).parents[1],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.err_lines: queue.Queue = queue.Queue()
+        self.out_lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err_lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.out_lines), daemon=True).start()
+        self.ready = ready
+        self.stderr: list[str] = []
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self.err_lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            if line is None:  # stderr closed: the program ended
+                break
+            self.stderr.append(line)
+            if ready in line:
+                return
+        self.proc.kill()
+        raise AssertionError(f"{' '.join(map(str, argv))} did not start: {''.join(self.stderr)}")
+
+    @staticmethod
+    def _pump(pipe, q: queue.Queue) -> None:
+        for line in pipe:
+            q.put(line)
+        q.put(None)
+
+    def next_line(self, timeout: float) -> str | None:
+        """The next stdout line, or None when none came within timeout (or stdout closed)."""
+        try:
+            return self.out_lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait(self, timeout: float = 60) -> tuple[int, str, list[str]]:
+        """Exit status, the rest of stdout, and stderr lines other than the ready line."""
+        self.proc.wait(timeout=timeout)
+        out = []
+        while (line := self.next_line(timeout=5)) is not None:
+            out.append(line)
+        time.sleep(0.1)
+        while not self.err_lines.empty():
+            line = self.err_lines.get()
+            if line is not None:
+                self.stderr.append(line)
+        return self.proc.returncode, "".join(out), [ln for ln in self.stderr if self.ready not in ln]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,9 @@ Run one scenario by hand: python tests/test_mic.py overflow BUNDLE WAV1 WAV2 (in
 from __future__ import annotations
 
 import json
-import queue
+import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import soundfile as sf
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from audio_server import AudioServer, missing_tools  # noqa: E402
+from audio_server import AudioServer, CaptureProcess, missing_tools  # noqa: E402
 
 needs_server = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {' '.join(missing_tools())} (apt)")
 
@@ -47,40 +46,9 @@ def server():
         yield s
 
 
-class Listener:
-    """`edge-audiollm listen ...` in a subprocess, started once it says it is listening."""
-
-    def __init__(self, server, *args, ready_timeout_s=60):
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge_audiollm", "listen", *map(str, args)],
-                                     env=server.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.err_lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.stderr = []
-        deadline = time.monotonic() + ready_timeout_s
-        while time.monotonic() < deadline:
-            try:
-                line = self.err_lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            self.stderr.append(line)
-            if "listening on" in line:
-                return
-        self.proc.kill()
-        raise AssertionError(f"listen did not start: {''.join(self.stderr)}")
-
-    def _pump(self):
-        for line in self.proc.stderr:
-            self.err_lines.put(line)
-
-    def wait(self, timeout=60):
-        out = self.proc.stdout.read() if self.proc.wait(timeout=timeout) is not None else ""
-        time.sleep(0.1)
-        while not self.err_lines.empty():
-            self.stderr.append(self.err_lines.get())
-        return self.proc.returncode, out, [ln for ln in self.stderr if "listening on" not in ln]
+def Listener(server, *args, ready_timeout_s=60):
+    """`edge-audiollm listen ...` in a subprocess, returned once it says it is listening."""
+    return CaptureProcess(server, ["-m", "edge_audiollm", "listen", *map(str, args)], ready_timeout_s=ready_timeout_s)
 
 
 def run_cli(server_env, *args, timeout=60, pre=""):
@@ -134,6 +102,18 @@ def test_missing_device_is_one_clear_line(server):
         "edge-audiollm: error: no input device matching 'no-such-microphone'; `edge-audiollm devices` lists them"]
     r = run_cli(server.env, "listen", "--device", "99")
     assert r.returncode == 2 and "no input device with index 99" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_no_input_device_at_all_is_one_clear_line(tmp_path):
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_RUNTIME_PATH": str(tmp_path / "pulse")}
+    env.pop("PULSE_SERVER", None)  # no sound server here, and (in CI) no sound card
+    r = run_cli(env, "devices", "--json")
+    if r.returncode == 0 and r.stdout.strip():
+        pytest.skip(f"this machine has input devices without a sound server: {r.stdout.strip()[:200]}")
+    r = run_cli(env, "listen")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "edge-audiollm: error: no audio input device found; plug in a microphone (or check `edge-audiollm devices`)"]
 
 
 def test_missing_portaudio_is_one_clear_line():
