@@ -252,3 +252,22 @@ def test_raw_audio_is_int16_16k(tmp_path):
     p = tmp_path / "x.raw"
     np.array([0, 16384, -32768], "<i2").tofile(p)
     np.testing.assert_allclose(datasets.load_samples(p), [0.0, 0.5, -1.0])
+
+
+def test_noisy_subsample_keeps_the_clean_commands(tmp_path):
+    # test_noisy is test_synthetic's commands again (new paths and ids): a subsample of each must
+    # pick the same commands, so that clean and noisy figures compare like with like.
+    corpus = tmp_path / "corpus"
+    clean, noisy = [], []
+    for k in range(40):
+        row = {"text": f"command {k}", "voice": "v", "speaker": "s", "rate": 1.0, "pitch_semitones": 0.0}
+        clean.append({**row, "path": f"test_synthetic/v/{k}.wav", "id": f"c{k}"})
+        if k % 4:  # general sentences (every fourth) are not in test_noisy
+            noisy.append({**row, "path": f"test_noisy/v/{k}.wav", "id": f"n{k}"})
+    corpus.mkdir()
+    for name, rows in (("test_synthetic.jsonl", clean), ("test_noisy.jsonl", noisy)):
+        (corpus / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    picked_clean = {u.text for u in datasets.synthetic_group("synthetic", corpus, 15)}
+    picked_noisy = {u.text for u in datasets.synthetic_group("noisy", corpus, 15)}
+    in_noisy = {r["text"] for r in noisy}
+    assert picked_clean & in_noisy <= picked_noisy

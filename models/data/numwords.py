@@ -5,7 +5,7 @@ from __future__ import annotations
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_SCALES = ((10**15, "quadrillion"), (10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth",
                       "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 
@@ -25,8 +25,15 @@ def int_to_words(n: int) -> str:
     for scale, name in _SCALES:
         if n >= scale:
             high, rest = divmod(n, scale)
+            if high >= 1000 and scale == _SCALES[0][0]:
+                break  # beyond our scales: read digit by digit below
             return int_to_words(high) + " " + name + ("" if rest == 0 else " " + int_to_words(rest))
-    raise ValueError(n)  # unreachable: every n >= 1000 meets a scale
+    return digits_to_words(str(n))
+
+
+def digits_to_words(digits: str) -> str:
+    """'007' -> 'zero zero seven': codes, PINs and numbers with leading zeros are read digit by digit."""
+    return " ".join(_ONES[int(d)] for d in digits)
 
 
 def year_to_words(n: int) -> str:

@@ -49,6 +49,35 @@ def pad_states(states: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, lengths
 
 
+@dataclass(frozen=True)
+class StateMasking:
+    """SpecAugment on cached encoder states: the encoder is frozen and its states are cached,
+    so masking them is the cheap augmentation left. Synthetic voices are cleaner and more
+    regular than people; hiding short spans and some channels makes the heads lean on context."""
+
+    time_masks_per_s: float = 0.4  # masks per second of audio
+    max_time_frames: int = 8  # 160 ms at 50 Hz
+    channel_masks: int = 2
+    max_channels: int = 24
+
+
+def mask_states(x: torch.Tensor, lengths: torch.Tensor, opts: StateMasking, rng: np.random.Generator) -> torch.Tensor:
+    """x (B, T, D) float: a masked copy (masked values set to 0, the states' rough mean)."""
+    x = x.clone()
+    b, _, d = x.shape
+    for i in range(b):
+        n = int(lengths[i])
+        for _ in range(rng.poisson(opts.time_masks_per_s * n / 50.0)):
+            w = int(rng.integers(1, opts.max_time_frames + 1))
+            t0 = int(rng.integers(0, max(1, n - w)))
+            x[i, t0 : t0 + w] = 0.0
+        for _ in range(opts.channel_masks):
+            w = int(rng.integers(0, opts.max_channels + 1))
+            c0 = int(rng.integers(0, max(1, d - w)))
+            x[i, :, c0 : c0 + w] = 0.0
+    return x
+
+
 def build_lm_batch(
     tok: Tokenizer,
     embed: torch.nn.Embedding,

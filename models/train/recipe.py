@@ -51,11 +51,11 @@ class RecipeConfig:
     encoder_dim: int = 384
     vocab_size: int = 1024
     ctc: CtcHeadConfig = CtcHeadConfig(in_dim=384, dim=256, n_heads=4, n_layers=1)
-    ctc_steps: int = 3000
+    ctc_steps: int = 1500
     llm: LLMConfig = LLMConfig(vocab_size=1024, dim=256, n_layers=4, n_heads=4, ffn_dim=683)
     adapter: StridedAdapterConfig = StridedAdapterConfig(in_dim=384, llm_dim=256, stride=4, hidden_dim=1024)
-    text_steps: int = 3000
-    audio_steps: int = 4000
+    text_steps: int = 2000
+    audio_steps: int = 3000
     batch_size: int = 32
     extra_commands: int = 30000
     extra_sentences: int = 30000
@@ -235,12 +235,16 @@ def main() -> None:
     p.add_argument("--out", help="override the bundle output directory")
     p.add_argument("--stop-after", choices=["cache", "train"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    p.add_argument("--fp32", action="store_true", help="export float32 graphs (no int8): the accuracy reference")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     cfg = CONFIGS[a.config]
     cfg = replace(cfg, **{k: v for k, v in (("corpus", a.corpus), ("out", a.out)) if v})
-    run(cfg, stop_after=a.stop_after, overwrite=a.overwrite)
+    if a.fp32:
+        cfg = replace(cfg, quantize=False)
+    # flush: progress must show in a log file while a stage runs for many minutes
+    run(cfg, stop_after=a.stop_after, overwrite=a.overwrite, log=lambda *m: print(*m, flush=True))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from models.ctc_head import CtcHead, CtcHeadConfig
 
-from .examples import ctc_labels, pad_states
+from .examples import StateMasking, ctc_labels, mask_states, pad_states
 
 
 def ctc_batches(states: list[np.ndarray], texts: list[str], batch_size: int, rng: np.random.Generator):
@@ -24,8 +24,11 @@ def ctc_batches(states: list[np.ndarray], texts: list[str], batch_size: int, rng
             yield batches[j]
 
 
-def ctc_loss(head: CtcHead, states: list[np.ndarray], texts: list[str], idx) -> torch.Tensor:
+def ctc_loss(head: CtcHead, states: list[np.ndarray], texts: list[str], idx,
+             masking: StateMasking | None = None, rng: np.random.Generator | None = None) -> torch.Tensor:
     x, lengths = pad_states([states[i] for i in idx])
+    if masking is not None:
+        x = mask_states(x, lengths, masking, rng)
     mask = torch.arange(x.shape[1])[None] >= lengths[:, None]
     log_probs = head(x, padding_mask=mask)
     labels = [ctc_labels(texts[i]) for i in idx]
@@ -38,6 +41,7 @@ def ctc_loss(head: CtcHead, states: list[np.ndarray], texts: list[str], idx) -> 
 def train_ctc_head(
     states: list[np.ndarray], texts: list[str], cfg: CtcHeadConfig, *, steps: int, batch_size: int = 32,
     lr: float = 1e-3, seed: int = 0, head: CtcHead | None = None, log=print, log_every: int = 100,
+    masking: StateMasking | None = StateMasking(),
 ) -> CtcHead:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -48,7 +52,7 @@ def train_ctc_head(
     step, t0, running = 0, time.time(), []
     while step < steps:
         for idx in ctc_batches(states, texts, batch_size, rng):
-            loss = ctc_loss(head, states, texts, idx)
+            loss = ctc_loss(head, states, texts, idx, masking, rng)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from models.llm import TinyLM
 from models.tokenizer import Tokenizer
 
-from .examples import IGNORE, LMExample, build_lm_batch, pad_states
+from .examples import IGNORE, LMExample, StateMasking, build_lm_batch, mask_states, pad_states
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class LMTrainOptions:
     lr: float = 1e-3
     weight_decay: float = 0.05
     text_fraction: float = 0.0  # stage 3: share of each batch drawn from text examples
+    masking: StateMasking | None = StateMasking()  # on the encoder states the adapter reads
     seed: int = 0
     log_every: int = 100
 
@@ -39,8 +40,11 @@ def lm_loss(lm: TinyLM, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
 
 
-def adapter_embeds(adapter, states: list[np.ndarray]) -> list[torch.Tensor]:
+def adapter_embeds(adapter, states: list[np.ndarray], masking: StateMasking | None = None,
+                   rng: np.random.Generator | None = None) -> list[torch.Tensor]:
     x, lengths = pad_states(states)
+    if masking is not None:
+        x = mask_states(x, lengths, masking, rng)
     out = adapter(x)
     stride = adapter.cfg.stride
     return [out[i, : -(-int(n) // stride)] for i, n in enumerate(lengths)]
@@ -70,7 +74,7 @@ def train_lm(
         if adapter is not None:
             with_audio = [i for i, ex in enumerate(batch) if ex.states_key is not None]
             if with_audio:
-                embs = adapter_embeds(adapter, [states[batch[i].states_key] for i in with_audio])
+                embs = adapter_embeds(adapter, [states[batch[i].states_key] for i in with_audio], opts.masking, rng)
                 for i, e in zip(with_audio, embs):
                     audio[i] = e
         x, y = build_lm_batch(tok, lm.embed, batch, audio)
