@@ -44,7 +44,7 @@ class StreamOptions:
     vad: str = "energy"  # "energy", "silero" or "ctc" (vad.py)
     vad_threshold: float = 0.5
     partials: bool = True
-    partial_interval_s: float = 0.2
+    partial_interval_s: float = 0.18  # under 200 ms between partials with 20 ms chunks, with room for jitter
     partial_window_s: float = 4.0
     pre_roll_s: float = 0.3  # audio kept before the VAD fired
     post_roll_s: float = 0.25  # audio kept after the last speech frame
