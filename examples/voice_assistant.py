@@ -6,7 +6,8 @@ Timers, alarms, reminders, lists and smart-home device states live in a JSON sta
 (examples/assistant/state.py: atomic saves, survives restarts); examples/assistant/actions.py
 acts on each intent. Replies are printed and spoken with espeak-ng; while it speaks, and for
 `--mute-tail-s` after, the microphone is muted (its blocks thrown away) and the stream is reset,
-so the assistant never hears (and answers) itself. Ctrl-C stops it.
+so the assistant never hears (and answers) itself. A timer that fires while someone is speaking
+takes the turn: that command is dropped and must be said again. Ctrl-C stops it.
 """
 
 from __future__ import annotations
