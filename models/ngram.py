@@ -11,6 +11,7 @@ renormalised over the lower order (exact, also after a count cutoff has pruned n
 from __future__ import annotations
 
 import argparse
+import gzip
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -44,8 +45,16 @@ def _continuation(counts: Counter, lower_raw: Counter) -> Counter:
     return out
 
 
-def train_kn(sentences: Iterable[str], order: int = 3, min_count_top: int = 1) -> tuple[dict, dict]:
-    """(probs, backoffs): n-gram tuple -> log10 prob / log10 back-off weight."""
+def train_kn(sentences: Iterable[str], order: int = 3, min_count_top: int = 1,
+             min_count_mid: int = 1) -> tuple[dict, dict]:
+    """(probs, backoffs): n-gram tuple -> log10 prob / log10 back-off weight.
+
+    Count cutoffs (raw counts) prune the top order (`min_count_top`) and the orders between
+    unigrams and the top (`min_count_mid`): that is what keeps a device's LM small. Keep
+    min_count_mid <= min_count_top, so every prefix of a listed n-gram stays listed, as ARPA
+    requires (a prefix occurs at least as often as the n-gram)."""
+    if min_count_mid > min_count_top:
+        raise ValueError(f"min_count_mid ({min_count_mid}) must not exceed min_count_top ({min_count_top})")
     raw = _counts(sentences, order)
     # Orders below the top use continuation counts (KN); the top order uses raw counts.
     kn = [None] + [_continuation(raw[n + 1], raw[n]) if n < order else raw[n] for n in range(1, order + 1)]
@@ -73,7 +82,7 @@ def train_kn(sentences: Iterable[str], order: int = 3, min_count_top: int = 1) -
             ctx_types[g[:-1]] += 1
         level = {}
         for g, c in kn[n].items():
-            if n == order and raw[n][g] < min_count_top:
+            if raw[n][g] < (min_count_top if n == order else min_count_mid):
                 continue
             h = g[:-1]
             gamma = DISCOUNT * ctx_types[h] / ctx_total[h]
@@ -106,7 +115,8 @@ def write_arpa(path: Path, probs: dict, backoffs: dict, order: int) -> Path:
     by_order = defaultdict(list)
     for g in probs:
         by_order[len(g)].append(g)
-    with open(path, "w", encoding="utf-8") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open  # .arpa.gz: a quarter of the size
+    with opener(path, "wt", encoding="utf-8") as f:
         f.write("\n\\data\\\n")
         for n in range(1, order + 1):
             f.write(f"ngram {n}={len(by_order[n])}\n")
@@ -126,10 +136,11 @@ def main() -> None:
     p.add_argument("texts", nargs="+", type=Path, help="files with one lowercase sentence per line")
     p.add_argument("--order", type=int, default=3)
     p.add_argument("--min-count-top", type=int, default=1)
+    p.add_argument("--min-count-mid", type=int, default=1)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     sentences = [line.strip() for t in a.texts for line in t.read_text().splitlines() if line.strip()]
-    probs, bows = train_kn(sentences, a.order, a.min_count_top)
+    probs, bows = train_kn(sentences, a.order, a.min_count_top, a.min_count_mid)
     write_arpa(a.out, probs, bows, a.order)
     print(f"{a.out}: {len(probs)} n-grams from {len(sentences)} sentences")
 

@@ -48,7 +48,7 @@ def build_default_bundle(
         files["llm_embeddings.npy"] = t / "llm_embeddings.npy"
         quant["llm_embeddings.npy"] = "fp16"
         if ctc_lm is not None:
-            files["ctc_lm.arpa"] = Path(ctc_lm["file"])
+            files["ctc_lm.arpa.gz"] = Path(ctc_lm["file"])
         for lic in sorted(LICENSE_DIR.glob("*")):
             files[f"licenses/{lic.name}"] = lic
         ids = tok.ids
@@ -74,7 +74,7 @@ def build_default_bundle(
             },
             "skip_llm_without_ctc_text": True,
             "default_decoder": default_decoder,
-            **({"ctc_lm": {**ctc_lm, "file": "ctc_lm.arpa"}} if ctc_lm is not None else {}),
+            **({"ctc_lm": {**ctc_lm, "file": "ctc_lm.arpa.gz"}} if ctc_lm is not None else {}),
             "opset": OPSET,
             "sources": sources or [],
             "training": training,

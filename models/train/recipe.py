@@ -135,7 +135,7 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
     head.eval()
 
     # [2b] the CTC path's word LM, tuned on valid
-    lm_path = ckpt / "ctc_lm.arpa"
+    lm_path = ckpt / "ctc_lm.arpa.gz"
     if not lm_path.is_file():
         lm_texts = [u.text for u in train if u.text] + [t for t, _, _ in pool]
         lm_texts += [t for t, _, _ in extra_texts(0, cfg.lm_sentences, exclude=exclude, seed=cfg.seed + 7)]
