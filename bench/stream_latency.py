@@ -81,7 +81,6 @@ class PacedFeed:
         self.t0 = time.perf_counter()
         self.fed = 0  # samples
         self.max_lag_s = 0.0
-        self.events: list = []  # (wall_s, event)
 
     def feed(self, x: np.ndarray) -> list:
         out = []
@@ -97,8 +96,7 @@ class PacedFeed:
                     self.max_lag_s = max(self.max_lag_s, now - due)
             for e in self.stream.accept_waveform(part, SR):
                 out.append((time.perf_counter() - self.t0, e))
-        self.events += out
-        return out
+        return out  # the caller keeps what it needs (a Final holds its audio: keeping them all grows RSS)
 
 
 def commands_phase(pipe, clips, args, rng) -> dict:
@@ -154,15 +152,15 @@ def soak_phase(pipe, clips, args, rng) -> dict:
         clip = noisy(clips[len(played) % len(clips)] * np.float32(rng.uniform(0.5, 1.0)), rng)
         start = (feed.fed + gap.size) / SR
         played.append((start, start + clip.size / SR))
-        finals += [e for _, e in feed.feed(np.concatenate([gap, clip])) if isinstance(e, Final)]
+        finals += _spans(feed.feed(np.concatenate([gap, clip])))
         if feed.fed >= next_sample:
             samples.append((round(feed.fed / SR / 60, 2), round(rss_mb(), 1)))
             next_sample += 30 * SR
-    finals += [e for _, e in feed.feed(room_noise(2 * SR, rng)) if isinstance(e, Final)]
-    finals += stream.finish()
+    finals += _spans(feed.feed(room_noise(2 * SR, rng)))
+    finals += _spans((0.0, e) for e in stream.finish())
     samples.append((round(feed.fed / SR / 60, 2), round(rss_mb(), 1)))
-    covers = [sum(f.start_s < b and f.end_s > a for a, b in played) for f in finals]  # regions each Final spans
-    heard = [any(f.start_s < b and f.end_s > a for f in finals) for a, b in played]
+    covers = [sum(s < b and e > a for a, b in played) for s, e in finals]  # played regions each Final spans
+    heard = [any(s < b and e > a for s, e in finals) for a, b in played]
     warm = next((r for m, r in samples if m >= min(2.0, args.soak_minutes / 5)), samples[0][1])
     peak_after = max(r for m, r in samples if m >= min(2.0, args.soak_minutes / 5))
     return {"audio_minutes": round(feed.fed / SR / 60, 2), "pace": args.soak_pace,
@@ -171,6 +169,10 @@ def soak_phase(pipe, clips, args, rng) -> dict:
             "extra": covers.count(0), "merged": sum(c > 1 for c in covers), "rss_mb_warm": warm, "rss_mb_end": samples[-1][1], "rss_mb_peak_after_warm": peak_after,
             "rss_growth_pct": round(100 * (peak_after - warm) / warm, 2), "rss_mb_over_time": samples,
             "max_feed_lag_s": round(feed.max_lag_s, 3)}
+
+
+def _spans(events) -> list[tuple[float, float]]:
+    return [(e.start_s, e.end_s) for _, e in events if isinstance(e, Final)]
 
 
 def _med(xs):
