@@ -59,6 +59,7 @@ class StateMasking:
     max_time_frames: int = 8  # 160 ms at 50 Hz
     channel_masks: int = 2
     max_channels: int = 24
+    frames_per_s: float = 50.0  # the states' rate (100 for log-mel frames)
 
 
 def mask_states(x: torch.Tensor, lengths: torch.Tensor, opts: StateMasking, rng: np.random.Generator) -> torch.Tensor:
@@ -67,7 +68,7 @@ def mask_states(x: torch.Tensor, lengths: torch.Tensor, opts: StateMasking, rng:
     b, _, d = x.shape
     for i in range(b):
         n = int(lengths[i])
-        for _ in range(rng.poisson(opts.time_masks_per_s * n / 50.0)):
+        for _ in range(rng.poisson(opts.time_masks_per_s * n / opts.frames_per_s)):
             w = int(rng.integers(1, opts.max_time_frames + 1))
             t0 = int(rng.integers(0, max(1, n - w)))
             x[i, t0 : t0 + w] = 0.0

@@ -30,8 +30,12 @@ def ctc_loss(head: CtcHead, states: list[np.ndarray], texts: list[str], idx,
     if masking is not None:
         x = mask_states(x, lengths, masking, rng)
     mask = torch.arange(x.shape[1])[None] >= lengths[:, None]
-    log_probs = head(x, padding_mask=mask)
-    labels = [ctc_labels(texts[i]) for i in idx]
+    return char_ctc_loss(head(x, padding_mask=mask), lengths, [texts[i] for i in idx])
+
+
+def char_ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """CTC loss per target character of log-probs (B, T, V) with `lengths` valid frames each."""
+    labels = [ctc_labels(t) for t in texts]
     targets = torch.tensor([c for lab in labels for c in lab], dtype=torch.long)
     target_lengths = torch.tensor([len(lab) for lab in labels])
     return F.ctc_loss(log_probs.transpose(0, 1), targets, lengths, target_lengths, blank=0,
