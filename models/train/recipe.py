@@ -151,7 +151,10 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
         for text, intent, slots in pool
         for task, target in targets_for(tok, text, intent, slots).items()
     ]
-    if not checkpoints.load(lm, ckpt / "llm_text.safetensors"):
+    # Stage 4's weights supersede stage 3's: only the latest is committed, and a rerun with them
+    # in place must not train the text stage again.
+    audio_done = (ckpt / "adapter.safetensors").is_file() and (ckpt / "llm.safetensors").is_file()
+    if not audio_done and not checkpoints.load(lm, ckpt / "llm_text.safetensors"):
         log(f"[3] training the LLM on text ({len(text_examples)} examples)")
         train_lm(lm, tok, text_examples, LMTrainOptions(steps=cfg.text_steps, batch_size=cfg.batch_size,
                                                          seed=cfg.seed), log=log)
