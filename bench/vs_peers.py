@@ -137,7 +137,12 @@ def load_ours(bundle: str, decoder: str, cache: dict) -> System:
     if manifest.get("fixture"):
         notes.append(f"bundle {pipe.bundle.name!r} is a randomly initialised test fixture (python -m export.tiny_bundle DIR): "
                      "its output is noise and its WER (~100%) says nothing about the product")
-    what = "LLM text" if decoder == "llm" else "CTC greedy text"
+    if decoder == "llm":
+        what = "LLM text"
+    elif "ctc_lm" in manifest:
+        what = f"CTC prefix beam {manifest['ctc_lm'].get('beam_width', 8)} + the bundle's word 3-gram LM"
+    else:
+        what = "CTC greedy text"
     return System(f"ours-{decoder}", transcribe, f"edge_audiollm bundle {pipe.bundle.name!r}, {what}, provider {pipe.provider}",
                   time.perf_counter() - t0, {"edge_audiollm": _versions("edge_audiollm").get("edge_audiollm", "dev"),
                                              **_versions("onnxruntime")}, notes)
