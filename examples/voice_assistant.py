@@ -6,8 +6,9 @@ Timers, alarms, reminders, lists and smart-home device states live in a JSON sta
 (examples/assistant/state.py: atomic saves, survives restarts); examples/assistant/actions.py
 acts on each intent. Replies are printed and spoken with espeak-ng; while it speaks, and for
 `--mute-tail-s` after, the microphone is muted (its blocks thrown away) and the stream is reset,
-so the assistant never hears (and answers) itself. A timer that fires while someone is speaking
-takes the turn: that command is dropped and must be said again. Ctrl-C stops it.
+so the assistant never hears (and answers) itself. A timer, alarm or reminder that comes due while
+someone is speaking waits for the end of that utterance (bounded by the stream's maximum utterance
+length), so its announcement never mutes the microphone over a command. Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ class Voice:
         return spoken
 
 
+def announce_due(assistant: Assistant, stream, voice) -> int:
+    """Speak the timers, alarms and reminders now due, unless someone is mid-utterance: talking
+    over a command would mute the microphone and drop it, so they wait for its end."""
+    if stream.in_utterance:
+        return 0
+    replies = assistant.due()
+    for reply in replies:
+        voice.say(reply, "fired")
+    return len(replies)
+
+
 def run(args) -> int:
     assistant = Assistant(args.state)
     mic = Microphone(args.device)
@@ -87,8 +99,7 @@ def run(args) -> int:
               file=sys.stderr, flush=True)
         seen_overflows = 0
         while True:
-            for reply in assistant.due():
-                voice.say(reply, "fired")
+            announce_due(assistant, stream, voice)
             chunk = mic.read(timeout_s=0.2)
             if mic.overflows != seen_overflows:
                 print(f"voice_assistant: warning: {mic.overflow_message(mic.overflows - seen_overflows)}",

@@ -141,3 +141,20 @@ def test_a_damaged_state_file_is_one_clear_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(state.StateError, match="move it away"):
         Assistant(path)
+
+
+def test_due_alerts_wait_for_the_end_of_an_utterance(tmp_path, monkeypatch):
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("voice_assistant", ROOT / "examples" / "voice_assistant.py")
+    va = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(va)
+    a = Assistant(tmp_path / "s.json")
+    a.handle("set_timer", {"duration": 1})
+    monkeypatch.setattr(a, "now", lambda: time.time() + 5)
+    said = []
+    voice = types.SimpleNamespace(say=lambda text, kind: said.append((kind, text)))
+    assert va.announce_due(a, types.SimpleNamespace(in_utterance=True), voice) == 0 and said == []
+    assert va.announce_due(a, types.SimpleNamespace(in_utterance=False), voice) == 1
+    assert said == [("fired", "Your timer for 1 second is done.")]
