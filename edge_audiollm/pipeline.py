@@ -24,6 +24,7 @@ from .frontend import Frontend
 from .generate import greedy_generate
 from .results import TranscriptionResult, UnderstandingResult
 from .runtime import OnnxModel, make_session
+from .segments import ctc_segments
 from .tokens import Vocabulary
 
 TASKS = ("transcribe", "understand")
@@ -48,6 +49,9 @@ class Pipeline:
         if bundle.has_llm:
             llm = m["llm"]
             self.adapter = make_session(bundle.file(m["adapter"]["file"]), providers, threads)
+            if "segments" in self.adapter.input_names and "ctc_log_probs" not in self.encoder.output_names:
+                raise BundleError(f"bundle {bundle.name!r}: its CTC-guided adapter needs the encoder's "
+                                  "ctc_log_probs output, which encoder.onnx lacks; rebuild the bundle")
             self.llm_prefill = make_session(bundle.file(llm["prefill"]), providers, threads)
             self.llm_decode = make_session(bundle.file(llm["decode"]), providers, threads)
             self.embeddings = _load_embeddings(bundle.file(llm["embeddings"]))
@@ -135,9 +139,17 @@ class Pipeline:
         return self._lm
 
     def adapt(self, hidden: np.ndarray, log_probs: np.ndarray | None) -> np.ndarray:
+        """Encoder states (T, D) -> LLM input embeddings (T', D_llm) at the adapter's rate."""
         feeds = {"hidden": hidden[None]}
         if "ctc_log_probs" in self.adapter.input_names:
             feeds["ctc_log_probs"] = log_probs[None]
+        if "segments" in self.adapter.input_names:
+            # CTC-guided adapters merge the frames of each segment the CTC head heard
+            spec = self.bundle.manifest["adapter"]
+            segs = ctc_segments(log_probs, blank=int(spec.get("blank", self.ctc_blank)), group=int(spec.get("group", 1)))
+            if segs.shape[0] == 0:
+                return np.zeros((0, self.embeddings.shape[1]), dtype=np.float32)
+            feeds["segments"] = segs[None]
         return self.adapter.run(feeds)[0][0]
 
     def generate_text(self, audio_embeds: np.ndarray, task: str, audio_seconds: float) -> tuple[str, dict]:
@@ -154,6 +166,33 @@ class Pipeline:
         )
         return self.vocab.decode(gen.token_ids), gen.timings_ms
 
+    def decode_states(self, hidden: np.ndarray, log_probs: np.ndarray | None, audio_seconds: float, task: str,
+                      use_llm: bool, timings: dict) -> tuple[str, str | None, str, float | None]:
+        """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s).
+        Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
+        encoder (bench/tradeoff.py) run the encoder once and call this per bundle."""
+        text, ctc_text, raw, rate = "", None, "", None
+        if log_probs is not None and self.ctc_vocab is not None:
+            t0 = time.perf_counter()
+            ctc_text = self.ctc_text(log_probs)
+            timings["ctc_decode"] = (time.perf_counter() - t0) * 1e3
+        # The CTC head hearing nothing is the cheapest guard against an LLM that
+        # "transcribes" silence or noise: skip generation entirely.
+        heard_nothing = ctc_text is not None and not ctc_text and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
+        if use_llm and not heard_nothing:
+            t0 = time.perf_counter()
+            embeds = self.adapt(hidden, log_probs)
+            timings["adapter"] = (time.perf_counter() - t0) * 1e3
+            rate = embeds.shape[0] / audio_seconds
+            raw, t = self.generate_text(embeds, task, audio_seconds)
+            timings.update(t)
+            text = raw
+        elif not use_llm and log_probs is not None and ctc_text:
+            t0 = time.perf_counter()
+            text = self.ctc_beam_text(log_probs)
+            timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+        return text, ctc_text, raw, rate
+
     # ------------------------------------------------------------------ the path
     def _run(self, audio: AudioSource, sample_rate: int | None, *, task: str, decoder: str):
         if decoder not in ("auto", "llm", "ctc"):
@@ -168,25 +207,7 @@ class Pipeline:
         if a.duration_seconds >= _MIN_AUDIO_SECONDS and len(a.samples) >= self.frontend.options.win_length:
             hidden, log_probs, t = self.encode(a.samples)
             timings.update(t)
-            if log_probs is not None and self.ctc_vocab is not None:
-                t0 = time.perf_counter()
-                ctc_text = self.ctc_text(log_probs)
-                timings["ctc_decode"] = (time.perf_counter() - t0) * 1e3
-            # The CTC head hearing nothing is the cheapest guard against an LLM that
-            # "transcribes" silence or noise: skip generation entirely.
-            heard_nothing = ctc_text is not None and not ctc_text and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
-            if use_llm and not heard_nothing:
-                t0 = time.perf_counter()
-                embeds = self.adapt(hidden, log_probs)
-                timings["adapter"] = (time.perf_counter() - t0) * 1e3
-                rate = embeds.shape[0] / a.duration_seconds
-                raw, t = self.generate_text(embeds, task, a.duration_seconds)
-                timings.update(t)
-                text = raw
-            elif not use_llm and log_probs is not None and ctc_text:
-                t0 = time.perf_counter()
-                text = self.ctc_beam_text(log_probs)
-                timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+            text, ctc_text, raw, rate = self.decode_states(hidden, log_probs, a.duration_seconds, task, use_llm, timings)
         compute = time.perf_counter() - start
         common = dict(
             audio_seconds=round(a.duration_seconds, 4), compute_seconds=round(compute, 5), timings_ms=timings,

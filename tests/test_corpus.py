@@ -14,7 +14,7 @@ import soundfile as sf
 from models.data import augment
 from models.data.build_corpus import BuildError, BuildOptions, build, main, select_voices
 from models.data.grammar import expand
-from models.data.numwords import int_to_words, ordinal_words, year_to_words
+from edge_audiollm.numwords import int_to_words, ordinal_words, year_to_words
 from models.data.plan import PlanOptions, choose_test_speakers, make_plan
 from models.data.spoken import duration_forms, time_forms
 from models.data.texts_general import FALLBACK_SENTENCES, Sentence, normalise

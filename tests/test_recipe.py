@@ -50,3 +50,39 @@ def test_tiny_recipe_builds_a_loadable_bundle_and_resumes(tmp_path, speech_wav):
     lines.clear()
     run(replace(cfg, out=str(tmp_path / "bundle2")), log=lines.append)
     assert not any("training" in line for line in lines), lines
+
+    # The frame-rate tradeoff (issue 8) on the same checkpoints: one variant per family, each
+    # trained at its rate with LoRA, exported as a bundle the runtime loads like the default.
+    from edge_audiollm.segments import ctc_segments
+    from edge_audiollm.tradeoff import EvalItem, measure_bundles
+    from models.train import tradeoff as T
+    from models.train.variant_bundle import build_variant_bundle
+
+    sweep = replace(T.SWEEPS["tiny"], recipe=cfg, ckpt=str(tmp_path / "tradeoff"))
+    tok, _, _ = T.load_base(sweep)
+    data = T.load_data(sweep, tok, log=lines.append)
+    trained = ["strided4", "mlp", "conv4", "qformer_w17_q2", "ctc_mean_g2"]
+    dirs = {}
+    for name in trained + ["mlp_pool4"]:
+        if name in trained:
+            info = T.train_variant(sweep, name, data, log=lines.append)
+            assert info["valid"]["utterances"] > 0 and (tmp_path / "tradeoff" / name / "lora.safetensors").is_file()
+        _, _, adapter, lm = T.load_variant(sweep, name)
+        dirs[name] = build_variant_bundle(tmp_path / "variants" / name, base=tmp_path / "bundle", name=name,
+                                          adapter=adapter, lm=lm, quantize=True, encoder_fp32=None,
+                                          training={"variant": name}, log=lines.append)
+    hidden = log_probs = None
+    for name, d in dirs.items():
+        p = Pipeline.load(d)
+        assert isinstance(p.transcribe(speech_wav).text, str)
+        if hidden is None:
+            a = __import__("edge_audiollm.audio", fromlist=["load_audio"]).load_audio(speech_wav, target_sample_rate=16000)
+            hidden, log_probs, _ = p.encode(a.samples)
+        t = hidden.shape[0]
+        expected = {"strided4": -(-t // 4), "mlp": t, "conv4": -(-t // 4), "qformer_w17_q2": -(-t // 17) * 2,
+                    "ctc_mean_g2": ctc_segments(log_probs, group=2).shape[0], "mlp_pool4": -(-t // 4)}[name]
+        assert p.adapt(hidden, log_probs).shape == (expected, cfg.llm.dim), name
+    rows = measure_bundles(list(dirs.values()), {"one": [EvalItem(speech_wav, "hello", "unknown")]})
+    assert [r["bundle"] for r in rows] == list(dirs)
+    assert all(r["quantization"] == "int8" and r["sets"]["one"]["summary"]["utterances"] == 1 for r in rows)
+    assert rows[-1]["adapter"]["pool_at_inference"] == 4

@@ -1,4 +1,4 @@
-"""bench/wer.py: exact edit counts on hand-aligned examples, the normaliser's number and
+"""edge_audiollm/wer.py: exact edit counts on hand-aligned examples, the normaliser's number and
 punctuation rules, and the defined behaviour of empty references and hypotheses; plus the
 evaluation-set readers of bench/datasets.py that feed it."""
 
@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from bench import datasets
-from bench.wer import (EditCounts, cer, char_counts, edit_counts, int_to_words, normalize, ordinal_words, score, wer,
+from edge_audiollm.wer import (EditCounts, cer, char_counts, edit_counts, int_to_words, normalize, ordinal_words, score, wer,
                        word_counts, year_to_words)
 
 # ---------------------------------------------------------------------------- edit distance

@@ -6,7 +6,7 @@ that a given phrasing maps to the right label, and generators pick among them at
 
 from __future__ import annotations
 
-from .numwords import int_to_words
+from edge_audiollm.numwords import int_to_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .numwords import int_to_words, ordinal_words, year_to_words
+from edge_audiollm.numwords import int_to_words, ordinal_words, year_to_words
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 WORDNET_DIR = Path("/usr/share/wordnet")

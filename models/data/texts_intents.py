@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .grammar import expand, stable_fraction
-from .numwords import int_to_words
+from edge_audiollm.numwords import int_to_words
 from .spoken import WEEKDAYS, date_forms, duration_forms, number_forms, time_forms
 
 INTENTS_JSON = Path(__file__).resolve().parents[2] / "edge_audiollm" / "intents.json"

@@ -18,6 +18,35 @@ from models.tokenizer import SPECIAL_TOKENS, Tokenizer
 LICENSE_DIR = Path(__file__).resolve().parents[2] / "export" / "licenses"
 
 
+def finish_graphs(t: Path, graphs, quantize: bool) -> tuple[dict, dict]:
+    """<graph>.fp32.onnx in t -> <graph>.onnx, int8 or float: (bundle files, quantization)."""
+    files, quant = {}, {}
+    for graph in graphs:
+        src = t / f"{graph}.fp32.onnx"
+        if quantize:
+            # MatMul/Gemm weights to int8; convolutions stay float (Moonshine does the same:
+            # int8 convs were slower here and no more accurate).
+            quantize_encoder_int8(src, t / f"{graph}.onnx", QuantizeOptions(keep_conv_float=True))
+            quant[f"{graph}.onnx"] = "int8-dynamic-matmul"
+        else:
+            src.rename(t / f"{graph}.onnx")
+            quant[f"{graph}.onnx"] = "fp32"
+        files[f"{graph}.onnx"] = t / f"{graph}.onnx"
+    return files, quant
+
+
+def export_llm_side(t: Path, adapter, lm, quantize: bool) -> tuple[dict, dict]:
+    """adapter.onnx, llm_prefill.onnx, llm_decode.onnx and llm_embeddings.npy into t."""
+    export_adapter(adapter, adapter.cfg.in_dim, t / "adapter.fp32.onnx")
+    export_llm(lm, t / "llm_prefill.fp32.onnx", t / "llm_decode.fp32.onnx")
+    files, quant = finish_graphs(t, ("adapter", "llm_prefill", "llm_decode"), quantize)
+    emb = lm.embed.weight.detach().numpy().astype(np.float16)  # half: 0.5 MB, exact enough for inputs
+    np.save(t / "llm_embeddings.npy", emb)
+    files["llm_embeddings.npy"] = t / "llm_embeddings.npy"
+    quant["llm_embeddings.npy"] = "fp16"
+    return files, quant
+
+
 def build_default_bundle(
     out_dir: Path, *, encoder, encoder_info: dict, frontend: dict, ctc_head, adapter, lm, tok: Tokenizer,
     training: dict, metrics: dict, quantize: bool = True, sources: list[dict] | None = None,
@@ -29,24 +58,10 @@ def build_default_bundle(
         t = Path(tmp)
         n_features = int(frontend.get("n_mels", 80))
         export_encoder(encoder, ctc_head, n_features, t / "encoder.fp32.onnx", lengths=(160, 503))
-        export_adapter(adapter, adapter.cfg.in_dim, t / "adapter.fp32.onnx")
-        export_llm(lm, t / "llm_prefill.fp32.onnx", t / "llm_decode.fp32.onnx")
-        files, quant = {}, {}
-        for graph in ("encoder", "adapter", "llm_prefill", "llm_decode"):
-            src = t / f"{graph}.fp32.onnx"
-            if quantize:
-                # MatMul/Gemm weights to int8; convolutions stay float (Moonshine does the same:
-                # int8 convs were slower here and no more accurate).
-                quantize_encoder_int8(src, t / f"{graph}.onnx", QuantizeOptions(keep_conv_float=True))
-                quant[f"{graph}.onnx"] = "int8-dynamic-matmul"
-            else:
-                src.rename(t / f"{graph}.onnx")
-                quant[f"{graph}.onnx"] = "fp32"
-            files[f"{graph}.onnx"] = t / f"{graph}.onnx"
-        emb = lm.embed.weight.detach().numpy().astype(np.float16)  # half: 0.5 MB, exact enough for inputs
-        np.save(t / "llm_embeddings.npy", emb)
-        files["llm_embeddings.npy"] = t / "llm_embeddings.npy"
-        quant["llm_embeddings.npy"] = "fp16"
+        files, quant = export_llm_side(t, adapter, lm, quantize)
+        f, q = finish_graphs(t, ("encoder",), quantize)
+        files.update(f)
+        quant.update(q)
         if ctc_lm is not None:
             files["ctc_lm.arpa.gz"] = Path(ctc_lm["file"])
         for lic in sorted(LICENSE_DIR.glob("*")):
@@ -59,8 +74,7 @@ def build_default_bundle(
             "sample_rate": 16000,
             "frontend": frontend,
             "encoder": {**encoder_info, "file": "encoder.onnx", "ctc_vocab": list(CHAR_VOCAB), "ctc_blank": 0},
-            "adapter": {"file": "adapter.onnx", "kind": "strided", "stride": adapter.cfg.stride,
-                        "llm_rate_hz": encoder_info["frame_rate_hz"] / adapter.cfg.stride},
+            "adapter": {"file": "adapter.onnx", **adapter.spec()},
             "llm": {
                 "prefill": "llm_prefill.onnx", "decode": "llm_decode.onnx", "embeddings": "llm_embeddings.npy",
                 "vocab": tok.pieces, "bos_id": ids["<bos>"], "eos_id": ids["<eos>"], "pad_id": ids["<pad>"],

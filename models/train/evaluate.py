@@ -3,7 +3,6 @@ through ONNX Runtime, by bench/vs_peers.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from edge_audiollm import intents
@@ -11,7 +10,7 @@ from models.tokenizer import Tokenizer
 
 from .corpus import Utterance
 from .train_ctc import greedy_texts
-from .train_lm import greedy_decode, prompt_embeds
+from .train_lm import adapter_embeds, greedy_decode, prompt_embeds
 
 
 def edit_distance(ref: list, hyp: list) -> int:
@@ -31,12 +30,14 @@ def error_rate(refs: list[str], hyps: list[str], chars: bool = False) -> float:
 
 
 @torch.no_grad()
-def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: dict) -> dict:
+def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: dict,
+             segments: dict | None = None) -> dict:
     refs = [u.text for u in utts]
     ctc_hyps = greedy_texts(head, [states[u.uid] for u in utts])
     llm_hyps, correct_intent, n_cmd, exact = [], 0, 0, 0
     for u in utts:
-        audio = adapter(torch.from_numpy(states[u.uid].astype(np.float32))[None])[0]
+        segs = [segments[u.uid]] if adapter.uses_segments else None
+        audio = adapter_embeds(adapter, [states[u.uid]], segments=segs)[0]
         ids = greedy_decode(lm, tok, prompt_embeds(lm, tok, "transcribe", audio), max_new=8 + int(6.5 * u.duration_s))
         llm_hyps.append(tok.decode(ids))
         if u.intent is not None:

@@ -41,23 +41,32 @@ def lm_loss(lm: TinyLM, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def adapter_embeds(adapter, states: list[np.ndarray], masking: StateMasking | None = None,
-                   rng: np.random.Generator | None = None) -> list[torch.Tensor]:
+                   rng: np.random.Generator | None = None,
+                   segments: list[np.ndarray] | None = None) -> list[torch.Tensor]:
+    """Each utterance's LLM input embeddings; segments: the CTC-guided family's (S, T) matrices."""
     x, lengths = pad_states(states)
     if masking is not None:
         x = mask_states(x, lengths, masking, rng)
-    out = adapter(x)
-    stride = adapter.cfg.stride
-    return [out[i, : -(-int(n) // stride)] for i, n in enumerate(lengths)]
+    return adapter.embed_batch(x, lengths, pad_segments(segments, x.shape[1]) if adapter.uses_segments else None)
+
+
+def pad_segments(segments: list[np.ndarray], t: int) -> torch.Tensor:
+    out = torch.zeros(len(segments), max(1, max(len(s) for s in segments)), t)
+    for i, s in enumerate(segments):
+        out[i, : s.shape[0], : s.shape[1]] = torch.from_numpy(s)
+    return out
 
 
 def train_lm(
     lm: TinyLM, tok: Tokenizer, examples: list[LMExample], opts: LMTrainOptions, *,
     adapter=None, states: dict[str, np.ndarray] | None = None, text_examples: list[LMExample] | None = None,
-    log=print,
+    segments: dict[str, np.ndarray] | None = None, log=print,
 ) -> None:
+    """Trains every parameter of lm and adapter that requires grad (LoRA freezes the rest)."""
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
-    params = list(lm.parameters()) + (list(adapter.parameters()) if adapter is not None else [])
+    params = [p for p in list(lm.parameters()) + (list(adapter.parameters()) if adapter is not None else [])
+              if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.05)
     lm.train()
@@ -74,7 +83,9 @@ def train_lm(
         if adapter is not None:
             with_audio = [i for i, ex in enumerate(batch) if ex.states_key is not None]
             if with_audio:
-                embs = adapter_embeds(adapter, [states[batch[i].states_key] for i in with_audio], opts.masking, rng)
+                keys = [batch[i].states_key for i in with_audio]
+                segs = [segments[k] for k in keys] if adapter.uses_segments else None
+                embs = adapter_embeds(adapter, [states[k] for k in keys], opts.masking, rng, segs)
                 for i, e in zip(with_audio, embs):
                     audio[i] = e
         x, y = build_lm_batch(tok, lm.embed, batch, audio)

@@ -10,7 +10,7 @@ per split and kept in memory, normalised per mel bin with the train split's stat
 the checkpoint), and masked SpecAugment-style (time spans and mel bands) during training.
 Every `save_every` steps the weights (float16) and the step reached are saved; a rerun resumes
 there (the optimizer restarts with a short warm-up: its moments are not committed).
-At the end: CTC greedy CER/WER (bench/wer.py's normaliser) on valid, held-out voices, noisy
+At the end: CTC greedy CER/WER (edge_audiollm/wer.py's normaliser) on valid, held-out voices, noisy
 commands and the real-speech development set (evaluation only) -> bench/results/scratch.json.
 """
 
@@ -196,7 +196,7 @@ def _load_any(path: Path) -> np.ndarray:
 
 @torch.no_grad()
 def evaluate(cfg: ScratchConfig, model: ScratchCtc, log=print) -> dict:
-    from bench import wer
+    from edge_audiollm import wer
     from bench.datasets import REAL_GROUPS
 
     sets, notes = evaluation_sets(cfg)

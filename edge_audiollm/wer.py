@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 
 # ---------------------------------------------------------------------------- numbers as words
 
-from models.data.numwords import _ONES, _SCALES, _TENS, digits_to_words, int_to_words, ordinal_words  # noqa: F401
+from .numwords import _ONES, _SCALES, _TENS, digits_to_words, int_to_words, ordinal_words  # noqa: F401
 
 _NUMBER_WORDS = frozenset(_ONES + _TENS[2:] + ["hundred"] + [name for _, name in _SCALES])
 

@@ -1,0 +1,210 @@
+"""Train the frame-rate tradeoff's variants (issue 8): every adapter family at the rate it
+is deployed at, with the same frozen encoder cache, the same text-trained LLM, the same
+data, budget and seed. Only the adapter and a LoRA on the LLM learn, so each variant
+stores a few MB and the base LLM is shared.
+
+    python -m models.train.tradeoff                    # every variant not trained yet
+    python -m models.train.tradeoff --only mlp,conv4   # some
+    python -m models.train.tradeoff --config tiny      # minutes; what the tests run
+
+Weights go to <ckpt>/<variant>/{adapter,lora}.safetensors with a metrics.json (valid split,
+torch). A variant whose weights exist is skipped: the sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge_audiollm.segments import ctc_segments
+from models import lora
+from models.adapters import variants
+from models.ctc_head import CtcHead
+from models.llm import TinyLM
+from models.tokenizer import Tokenizer
+
+from . import checkpoints
+from .corpus import read_split
+from .encode_cache import load_states
+from .evaluate import evaluate
+from .examples import LMExample, targets_for
+from .recipe import CONFIGS as RECIPES
+from .recipe import RecipeConfig
+from .train_lm import LMTrainOptions, train_lm
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    recipe: str | RecipeConfig = "default"  # corpus, cache, tokenizer, CTC head and LLM shape come from here
+    ckpt: str = "models/checkpoints/tradeoff"
+    steps: int = 1000
+    batch_size: int = 24
+    lr: float = 1e-3
+    lora_rank: int = 32
+    text_fraction: float = 0.25
+    eval_utterances: int = 60
+    seed: int = 1
+
+
+SWEEPS = {
+    "default": SweepConfig(),
+    "tiny": SweepConfig(recipe="tiny", ckpt="runs/tiny/tradeoff", steps=6, batch_size=4, lora_rank=4,
+                        eval_utterances=3),
+}
+
+
+def recipe_of(sweep: SweepConfig) -> RecipeConfig:
+    return sweep.recipe if isinstance(sweep.recipe, RecipeConfig) else RECIPES[sweep.recipe]
+
+
+def build_adapter(sweep: SweepConfig, name: str):
+    rc = recipe_of(sweep)
+    return variants.build(name, rc.encoder_dim, rc.llm.dim)
+
+
+def base_llm_path(sweep: SweepConfig) -> Path:
+    return Path(sweep.ckpt) / "llm_base.safetensors"
+
+
+def load_base(sweep: SweepConfig) -> tuple[Tokenizer, CtcHead, TinyLM]:
+    """The shared pieces: the recipe's tokenizer and CTC head, and the LLM after its text stage."""
+    rc = recipe_of(sweep)
+    tok = Tokenizer.load(Path(rc.ckpt) / "tokenizer.json")
+    head = CtcHead(rc.ctc)
+    if not checkpoints.load(head, Path(rc.ckpt) / "ctc_head.safetensors"):
+        raise SystemExit(f"no CTC head in {rc.ckpt}: run the recipe (python -m models.train.recipe) first")
+    base = base_llm_path(sweep)
+    if not base.is_file():
+        text_stage = Path(rc.ckpt) / "llm_text.safetensors"
+        if not text_stage.is_file():
+            raise SystemExit(f"neither {base} nor {text_stage}: run the recipe's text stage first")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(text_stage, base)
+    lm = TinyLM(replace(rc.llm, vocab_size=len(tok)))
+    checkpoints.load(lm, base)
+    return tok, head.eval(), lm
+
+
+def load_variant(sweep: SweepConfig, name: str) -> tuple:
+    """(adapter, lm with its LoRA merged) of a trained variant, in eval mode; pooled rows too."""
+    pool = None
+    for row, inner, k in variants.POOLED:
+        if row == name:
+            name, pool = inner, k
+    tok, head, lm = load_base(sweep)
+    adapter = build_adapter(sweep, name)
+    d = Path(sweep.ckpt) / name
+    lora.add_lora(lm, sweep.lora_rank, float(sweep.lora_rank))
+    if not checkpoints.load(adapter, d / "adapter.safetensors"):
+        raise SystemExit(f"variant {name!r} is not trained ({d}); run python -m models.train.tradeoff --only {name}")
+    state = _load_tensors(d / "lora.safetensors")
+    missing = lm.load_state_dict(state, strict=False)
+    if missing.unexpected_keys:
+        raise SystemExit(f"{d}/lora.safetensors does not fit the LLM: {missing.unexpected_keys[:3]}")
+    lora.merge_lora(lm)
+    if pool:
+        adapter = variants.pooled(adapter, pool)
+    return tok, head, adapter.eval(), lm.eval()
+
+
+def segments_for(head: CtcHead, states: dict[str, np.ndarray], group: int, blank: int) -> dict[str, np.ndarray]:
+    out = {}
+    with torch.no_grad():
+        for k, s in states.items():
+            lp = head(torch.from_numpy(s.astype(np.float32))[None])[0].numpy()
+            out[k] = ctc_segments(lp, blank=blank, group=group)
+    return out
+
+
+def train_variant(sweep: SweepConfig, name: str, data: dict, log=print) -> dict:
+    tok, head, lm = load_base(sweep)
+    torch.manual_seed(sweep.seed)
+    adapter = build_adapter(sweep, name)
+    lora.add_lora(lm, sweep.lora_rank, float(sweep.lora_rank))
+    segs = None
+    if adapter.uses_segments:
+        segs = segments_for(head, data["states"], adapter.cfg.group, adapter.cfg.blank)
+    n_params = sum(p.numel() for p in adapter.parameters())
+    log(f"[{name}] adapter {n_params / 1e6:.2f} M parameters, {adapter.spec()}")
+    t0 = time.time()
+    train_lm(lm, tok, data["audio_examples"],
+             LMTrainOptions(steps=sweep.steps, batch_size=sweep.batch_size, lr=sweep.lr,
+                            text_fraction=sweep.text_fraction, seed=sweep.seed, log_every=100),
+             adapter=adapter, states=data["states"], text_examples=data["text_examples"], segments=segs, log=log)
+    seconds = time.time() - t0
+    d = Path(sweep.ckpt) / name
+    checkpoints.save(adapter, d / "adapter.safetensors")
+    _save_tensors(lora.lora_state(lm), d / "lora.safetensors")
+    lora.merge_lora(lm)
+    valid = data["valid"][: sweep.eval_utterances]
+    metrics = evaluate(head, adapter.eval(), lm.eval(), tok, valid, data["states"], segs)
+    info = {"variant": name, "adapter": adapter.spec(), "adapter_parameters": n_params,
+            "train_seconds": round(seconds, 1), "sweep": asdict(sweep), "valid": metrics}
+    (d / "metrics.json").write_text(json.dumps(info, indent=1) + "\n")
+    log(f"[{name}] {seconds:.0f} s; valid llm_wer {metrics['llm_wer']} intent {metrics['intent_accuracy']}")
+    return info
+
+
+def load_data(sweep: SweepConfig, tok: Tokenizer, log=print) -> dict:
+    rc = recipe_of(sweep)
+    corpus, cache = Path(rc.corpus), Path(rc.cache)
+    train, valid = read_split(corpus, "train"), read_split(corpus, "valid")
+    states = {u.uid: load_states(cache, s, u.uid) for s, us in (("train", train), ("valid", valid)) for u in us}
+    audio_examples, text_examples = [], []
+    for u in train:
+        for task, target in targets_for(tok, u.text, u.intent, u.slots).items():
+            audio_examples.append(LMExample(task, None, u.uid, tuple(target)))
+            if u.text:
+                text_examples.append(LMExample(task, tuple(tok.encode(u.text)), None, tuple(target)))
+    log(f"train {len(train)} utterances, {len(audio_examples)} audio and {len(text_examples)} text examples")
+    return {"states": states, "audio_examples": audio_examples, "text_examples": text_examples,
+            "valid": [u for u in valid if u.text]}
+
+
+def _save_tensors(state: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, str(tmp))
+    tmp.rename(path)
+
+
+def _load_tensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="default", choices=sorted(SWEEPS))
+    p.add_argument("--only", help="comma-separated variant names (default: all)")
+    p.add_argument("--retrain", action="store_true", help="train even if the variant's weights exist")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    sweep = SWEEPS[a.config]
+    names = a.only.split(",") if a.only else list(variants.VARIANTS)
+    for n in names:
+        variants.build(n)  # unknown names fail before any work
+    todo = [n for n in names if a.retrain or not (Path(sweep.ckpt) / n / "lora.safetensors").is_file()]
+    log = lambda *m: print(*m, flush=True)  # noqa: E731
+    if not todo:
+        log("every variant is trained")
+        return
+    tok, _, _ = load_base(sweep)
+    data = load_data(sweep, tok, log)
+    for n in todo:
+        train_variant(sweep, n, data, log)
+
+
+if __name__ == "__main__":
+    main()
