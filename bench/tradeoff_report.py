@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ORDER = ("mlp", "strided", "conv", "qformer", "ctc")
+NOTES = "## What it shows"
 
 
 def _pct(x) -> str:
@@ -115,6 +116,8 @@ def write_report(result: dict, md: Path, png: Path) -> None:
         "![WER against tokens/s](tradeoff.png)",
         "",
     ]
-    if result.get("findings"):
-        text += ["## What it shows", "", *result["findings"], ""]
+    # The reading of the figures is written by hand under NOTES and kept across reruns.
+    old = md.read_text() if md.is_file() else ""
+    if NOTES in old:
+        text += [old[old.index(NOTES):].rstrip(), ""]
     md.write_text("\n".join(text))

@@ -127,3 +127,32 @@ def test_understand_refuses_bundle_without_llm(tiny_bundle_copy):
     pipe = Pipeline.load(tiny_bundle_copy)
     with pytest.raises(BundleError, match="no LLM"):
         pipe.understand(np.zeros(16000, np.float32), sample_rate=16000)
+
+
+def test_cli_bench_tradeoff_measures_each_bundle(tiny_bundle, speech_wav, speech_wav2, tmp_path):
+    manifest = tmp_path / "set.jsonl"
+    manifest.write_text(json.dumps({"path": str(speech_wav), "text": "hello world"}) + "\n"
+                        + json.dumps({"path": speech_wav2.name, "text": "open the door", "intent": "open",
+                                      "slots": {"device": "door"}}) + "\n")
+    import shutil
+
+    shutil.copyfile(speech_wav2, tmp_path / speech_wav2.name)  # a relative path reads beside the manifest
+    out = tmp_path / "tradeoff.json"
+    r = cli("bench", "tradeoff", "--bundle", tiny_bundle, "--bundle", tiny_bundle, "--set", f"mine={manifest}",
+            "--json-out", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("tiny-test-fixture") == 2
+    rows = json.loads(out.read_text())["bundles"]
+    s = rows[0]["sets"]["mine"]["summary"]
+    assert s["utterances"] == 2 and 0.0 <= s["wer"] and s["intent_accuracy"] in (0.0, 1.0)
+    assert s["tokens_per_second"] == pytest.approx(12.5, rel=0.1) and s["prefill_gflops"] > 0
+    # the same bundle twice, one shared encoder pass: the same words and rates (timings differ)
+    same = ("wer", "ctc_wer", "tokens_per_second", "intent_accuracy", "prefill_gflops")
+    assert all(rows[0]["sets"]["mine"]["summary"][k] == rows[1]["sets"]["mine"]["summary"][k] for k in same)
+    for bad, message in ((["--set", "nodelimiter"], "NAME=MANIFEST"),
+                         (["--set", f"x={tmp_path / 'absent.jsonl'}"], "no such set manifest")):
+        r = cli("bench", "tradeoff", "--bundle", tiny_bundle, *bad)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "broken.jsonl").write_text("{not json\n")
+    r = cli("bench", "tradeoff", "--bundle", tiny_bundle, "--set", f"b={tmp_path / 'broken.jsonl'}")
+    assert r.returncode == 2 and "broken.jsonl:1" in r.stderr

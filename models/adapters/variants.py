@@ -25,6 +25,7 @@ VARIANTS: dict[str, Callable[[dict], Adapter]] = {
     "qformer_utt_q32": lambda d: QFormerAdapter(QFormerAdapterConfig(**d, queries=32, window=0)),
     "ctc_mean_g1": lambda d: CtcMergeAdapter(CtcMergeAdapterConfig(**d, merge="mean", group=1)),
     "qformer_w17_q1": lambda d: QFormerAdapter(QFormerAdapterConfig(**d, queries=1, window=17)),
+    "qformer_w17_q4": lambda d: QFormerAdapter(QFormerAdapterConfig(**d, queries=4, window=17)),
 }
 
 # Rows that pool a trained model after the fact: (name, trained variant, pool factor).
