@@ -18,6 +18,8 @@ FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
 MANIFEST_NAME = "manifest.json"
 BUNDLES_DIR = Path(__file__).parent / "bundles"
+# The shipped codec bundle (edge_audiollm/codec.py) lives beside the pipeline bundles but is not one.
+CODEC_BUNDLE_NAME = "codec"
 _REQUIRED_KEYS = ("format_version", "name", "sample_rate", "frontend", "encoder", "files")
 
 
@@ -47,7 +49,7 @@ class Bundle:
 def shipped_bundles() -> list[str]:
     if not BUNDLES_DIR.is_dir():
         return []
-    return sorted(p.name for p in BUNDLES_DIR.iterdir() if (p / MANIFEST_NAME).is_file())
+    return sorted(p.name for p in BUNDLES_DIR.iterdir() if (p / MANIFEST_NAME).is_file() and p.name != CODEC_BUNDLE_NAME)
 
 
 def resolve_bundle_path(name_or_path: str | os.PathLike) -> Path:
@@ -71,7 +73,7 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def read_manifest(path: Path) -> dict:
+def read_manifest(path: Path, required: tuple[str, ...] = _REQUIRED_KEYS) -> dict:
     manifest_path = path / MANIFEST_NAME
     if not manifest_path.is_file():
         raise BundleError(f"{path}: not a bundle (no {MANIFEST_NAME}); pass a directory made by `edge-audiollm export`")
@@ -81,7 +83,7 @@ def read_manifest(path: Path) -> dict:
         raise BundleError(f"{manifest_path}: not valid JSON ({exc}); the bundle is damaged, rebuild or re-copy it") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"{manifest_path}: must hold a JSON object")
-    missing = [k for k in _REQUIRED_KEYS if k not in manifest]
+    missing = [k for k in required if k not in manifest]
     if missing:
         raise BundleError(f"{manifest_path}: missing {', '.join(missing)}; the bundle is incomplete")
     version = manifest["format_version"]

@@ -1,4 +1,4 @@
-"""`edge-audiollm`: transcribe, understand, listen, devices, bench, info.
+"""`edge-audiollm`: transcribe, understand, listen, devices, bench, codec, info.
 
 User errors print one line on stderr ("edge-audiollm: error: ...") and exit non-zero;
 tracebacks are for bugs only. Heavy imports happen inside the commands so `info` and
@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from . import __version__
+from .codec_cli import add_parser as add_codec_parser
 from .errors import EdgeAudioError
 
 PROVIDER_CHOICES = ("cpu", "cuda", "tensorrt", "openvino", "qnn", "coreml", "directml", "auto")
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", default=None, help="also write every figure and hypothesis to this JSON file")
     p.add_argument("--threads", type=int, default=1)
 
+    add_codec_parser(sub)
+
     p = sub.add_parser("info", help="versions, providers and the bundle manifest")
     p.add_argument("--json", action="store_true")
     p.add_argument("--bundle", default=None, help="also show this bundle (default: every shipped bundle)")
@@ -93,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             from .tradeoff import run_cli
 
             return run_cli(args)
+        if args.command == "codec":
+            from .codec_cli import run as run_codec
+
+            return run_codec(args)
         if args.command in ("listen", "devices"):
             from .listen import run_devices, run_listen
 

@@ -18,6 +18,10 @@ class DecoderError(EdgeAudioError, ValueError):
     """Bad input to a CTC or HMM decoder (shape, vocabulary size, non-finite values)."""
 
 
+class CodecError(EdgeAudioError, ValueError):
+    """Codec tokens that do not fit the codec (count, range, rates) or a token file that cannot be read."""
+
+
 class BundleError(EdgeAudioError):
     """A bundle that is missing, incomplete, tampered with or of an unknown version."""
 

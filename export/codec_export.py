@@ -1,0 +1,170 @@
+"""The trained codec -> a codec bundle: codec_encoder.onnx (waveform -> codes) and
+codec_decoder.onnx (codes -> waveform), both with a dynamic length, checked against torch,
+plus manifest.json (frame rate, codebook size and count, sample rate, sha256 of every file).
+
+    python -m export.codec_export --ckpt models/checkpoints/codec OUT_DIR
+
+Encoder: waveform (1, samples) float32, samples a multiple of hop_samples -> codes
+(n_codebooks, frames) int64 and the pre-quantisation latent (1, latent_dim, frames). The runtime
+pads to whole frames and keeps the first k codebooks when asked for fewer: residual
+quantisation is greedy, so the first k codes do not depend on the codebooks after them.
+Decoder: codes (k, frames) int64 with 1 <= k <= n_codebooks -> waveform (1, frames * hop_samples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_audiollm.runtime import make_session
+from models.codec.model import Codec
+
+from .bundle_writer import write_bundle
+from .onnx_export import OPSET, ParityError, check_parity, export_onnx
+
+ENCODER_FILE = "codec_encoder.onnx"
+DECODER_FILE = "codec_decoder.onnx"
+PARITY_FRAMES = (1, 7, 40)  # a traced length baked into a reshape only shows at another length
+MIN_CODE_AGREEMENT = 0.99  # argmin may flip on a near tie between float paths; anything more is a bug
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, codec: Codec):
+        super().__init__()
+        self.codec = codec
+
+    def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent = self.codec.encoder(waveform[:, None, :])
+        return self.codec.quantizer.encode(latent[0].t()), latent
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, codec: Codec):
+        super().__init__()
+        self.codec = codec
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        latent = self.codec.quantizer.decode(codes).t()[None]
+        return self.codec.decoder(latent)[:, 0]
+
+
+@dataclass(frozen=True)
+class CodecParity:
+    decoder_max_abs_diff: float
+    latent_max_abs_diff: float  # over max(1, max |latent|)
+    code_agreement: float  # share of encoder codes equal between torch and ONNX Runtime
+    frames: tuple[int, ...]
+
+
+def _speechlike(n_samples: int, seed: int) -> torch.Tensor:
+    """Noise shaped like speech's level changes: random weights see both loud and quiet frames."""
+    g = torch.Generator().manual_seed(seed)
+    envelope = torch.rand(max(n_samples // 800, 1), generator=g).repeat_interleave(800)[:n_samples]
+    x = torch.randn(n_samples, generator=g) * 0.3 * torch.nn.functional.pad(envelope, (0, n_samples - len(envelope)))
+    return x.clamp(-1, 1)[None]
+
+
+def _check_encoder(codec: Codec, path: Path, frames: tuple[int, ...], atol: float) -> tuple[float, float]:
+    session = make_session(path, ["cpu"], threads=1)
+    worst, equal, total = 0.0, 0, 0
+    for n in frames:
+        x = _speechlike(n * codec.cfg.hop_samples, seed=n)
+        with torch.no_grad():
+            codes, latent = EncoderGraph(codec)(x)
+        got_codes, got_latent = session.run({"waveform": x.numpy()})
+        if got_codes.shape != tuple(codes.shape) or got_latent.shape != tuple(latent.shape):
+            raise ParityError(f"{path.name}: shapes {got_codes.shape}, {got_latent.shape} from ONNX Runtime, "
+                              f"{tuple(codes.shape)}, {tuple(latent.shape)} from torch at {n} frames")
+        # relative to the latent's own scale, which training sets: an absolute bound would tighten as it grows
+        scale = max(1.0, float(latent.abs().max()))
+        worst = max(worst, float(np.max(np.abs(got_latent - latent.numpy()))) / scale)
+        equal += int((got_codes == codes.numpy()).sum())
+        total += codes.numel()
+    agreement = equal / total
+    if worst > atol or agreement < MIN_CODE_AGREEMENT:
+        raise ParityError(f"{path.name}: latent differs by {worst:.3g} of its scale (> {atol}) "
+                          f"or only {agreement:.1%} of codes agree")
+    return worst, agreement
+
+
+def export_codec(codec: Codec, out_dir: Path, *, atol: float = 1e-4) -> CodecParity:
+    """Write both graphs into out_dir and check them against torch at several lengths."""
+    codec = codec.eval()
+    cfg = codec.cfg
+    frames = torch.export.Dim("frames", min=1, max=1 << 20)
+    codebooks = torch.export.Dim("codebooks", min=1, max=cfg.n_codebooks)
+    enc = export_onnx(EncoderGraph(codec), (_speechlike(4 * cfg.hop_samples, 0),), out_dir / ENCODER_FILE,
+                      input_names=["waveform"], output_names=["codes", "latent"],
+                      dynamic_shapes={"waveform": {1: frames * cfg.hop_samples}})
+    example_codes = torch.randint(cfg.codebook_size, (cfg.n_codebooks, 5))
+    dec = export_onnx(DecoderGraph(codec), (example_codes,), out_dir / DECODER_FILE,
+                      input_names=["codes"], output_names=["waveform"],
+                      dynamic_shapes={"codes": {0: codebooks, 1: frames}})
+    latent_diff, agreement = _check_encoder(codec, enc, PARITY_FRAMES, atol)
+    g = torch.Generator().manual_seed(0)
+    dec_report = check_parity(
+        DecoderGraph(codec), dec,
+        # every codebook count, at every length: the decoder must serve each prefix of the codes
+        lambda n: (torch.randint(cfg.codebook_size, (1 + n % cfg.n_codebooks, n), generator=g),),
+        [n + k for n in PARITY_FRAMES for k in range(cfg.n_codebooks)], atol=atol)
+    return CodecParity(dec_report.max_abs_diff, latent_diff, agreement, PARITY_FRAMES)
+
+
+def codec_manifest(codec: Codec, parity: CodecParity, *, name: str, training: dict) -> dict:
+    cfg = codec.cfg
+    return {
+        "name": name,
+        "kind": "codec",
+        "description": "neural speech codec: waveform <-> residual VQ codes at a low frame rate",
+        "sample_rate": cfg.sample_rate,
+        "frame_rate_hz": cfg.frame_rate_hz,
+        "hop_samples": cfg.hop_samples,
+        "codebook_size": cfg.codebook_size,
+        "n_codebooks": cfg.n_codebooks,
+        "bitrate_bps": {str(k): round(cfg.bitrate_bps(k), 1) for k in range(1, cfg.n_codebooks + 1)},
+        "lookahead_samples": 0,  # every layer is causal: code t depends on samples before (t + 1) * hop only
+        "encoder": {"file": ENCODER_FILE, "inputs": ["waveform"], "outputs": ["codes", "latent"]},
+        "decoder": {"file": DECODER_FILE, "inputs": ["codes"], "outputs": ["waveform"]},
+        "opset": OPSET,
+        "config": cfg.to_dict(),
+        "training": training,
+        "metrics": {"parity": {"decoder_max_abs_diff": parity.decoder_max_abs_diff,
+                               "latent_max_abs_diff": parity.latent_max_abs_diff,
+                               "code_agreement": parity.code_agreement, "frames": list(parity.frames)}},
+    }
+
+
+def build_codec_bundle(codec: Codec, out_dir: Path, *, name: str = "codec", training: dict | None = None,
+                       overwrite: bool = False) -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        parity = export_codec(codec, t)
+        manifest = codec_manifest(codec, parity, name=name, training=training or {})
+        files = {n: t / n for n in (ENCODER_FILE, DECODER_FILE)}
+        return write_bundle(out_dir, manifest, files, {n: "fp32" for n in files}, overwrite=overwrite)
+
+
+def main() -> None:
+    from models.codec.train import load_codec
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--ckpt", type=Path, default=Path("models/checkpoints/codec"), help="models.codec.train's directory")
+    p.add_argument("--name", default="codec")
+    p.add_argument("--overwrite", action="store_true")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    codec, state = load_codec(a.ckpt)
+    training = {"data": state["config"]["corpus"] + "/train.jsonl", "steps": state["step"], "wall_s": state["wall_s"],
+                "distillation": state["config"]["teacher_cache"], "last_losses": state["losses"][-1:]}
+    print(build_codec_bundle(codec, a.out_dir, name=a.name, training=training, overwrite=a.overwrite))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Training losses: multi-resolution STFT and log-mel reconstruction, and the optional distillation
+of Whisper encoder features into the first codebook (cosine, through a linear projection)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from edge_audiollm.features import mel_filterbank
+
+_EPS = 1e-5
+
+
+def _magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
+    spec = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)
+    return spec.abs().clamp_min(_EPS)  # (B, F, frames)
+
+
+class MultiResolutionStft(nn.Module):
+    """Spectral convergence + L1 of log magnitudes, averaged over FFT sizes (Yamamoto et al.)."""
+
+    def __init__(self, fft_sizes: tuple[int, ...] = (256, 512, 1024, 2048)):
+        super().__init__()
+        self.fft_sizes = fft_sizes
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = y.new_zeros(())
+        for n in self.fft_sizes:
+            m_hat, m = _magnitude(y_hat, n, n // 4), _magnitude(y, n, n // 4)
+            convergence = torch.linalg.norm(m - m_hat) / torch.linalg.norm(m).clamp_min(_EPS)
+            total = total + convergence + F.l1_loss(torch.log(m_hat), torch.log(m))
+        return total / len(self.fft_sizes)
+
+
+class MultiScaleMel(nn.Module):
+    """L1 of log10 mel spectra at several window sizes (DAC's mel loss, without its weights)."""
+
+    def __init__(self, sample_rate: int = 16000, scales: tuple[tuple[int, int], ...] = ((512, 40), (1024, 80), (2048, 120))):
+        super().__init__()
+        self.scales = scales
+        for n_fft, n_mels in scales:
+            fb = mel_filterbank(sample_rate, n_fft, n_mels, 0.0, sample_rate / 2)  # the runtime's HTK filterbank
+            self.register_buffer(f"fb{n_fft}", torch.from_numpy(np.array(fb, dtype=np.float32)), persistent=False)
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = y.new_zeros(())
+        for n_fft, _ in self.scales:
+            fb = getattr(self, f"fb{n_fft}")  # (F, n_mels)
+            mel = lambda x: torch.log10((_magnitude(x, n_fft, n_fft // 4).transpose(1, 2) @ fb).clamp_min(_EPS))  # noqa: E731
+            total = total + F.l1_loss(mel(y_hat), mel(y))
+        return total / len(self.scales)
+
+
+def distillation_loss(first_quantized: torch.Tensor, projection: nn.Module, teacher: torch.Tensor,
+                      mask: torch.Tensor) -> torch.Tensor:
+    """1 - cosine between projected codebook-1 latents (B, D, T) and teacher features (B, T, F),
+    averaged over the frames where `mask` (B, T) is true (frames the teacher covered)."""
+    student = projection(first_quantized.transpose(1, 2))
+    cos = F.cosine_similarity(student, teacher, dim=-1)
+    weight = mask.to(cos.dtype)
+    return ((1 - cos) * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def teacher_at_rate(features: np.ndarray, teacher_hz: float, frame_rate_hz: float) -> np.ndarray:
+    """Teacher features (T, F) at teacher_hz -> (T', F) at the codec's frame rate, by averaging the
+    teacher frames inside each codec frame (Whisper's 50 Hz -> 12.5 Hz: means of 4)."""
+    ratio = teacher_hz / frame_rate_hz
+    if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+        raise ValueError(f"teacher rate {teacher_hz} Hz is not a whole multiple of the codec's {frame_rate_hz} Hz")
+    k = int(round(ratio))
+    n = len(features) // k
+    return features[: n * k].astype(np.float32).reshape(n, k, -1).mean(1)
