@@ -74,7 +74,9 @@ def run_info(args) -> int:
         print("bundles: none shipped in this install (pass --bundle DIR to inspect one)")
     for b in data["bundles"]:
         print(f"bundle {b['name']}: {b['size_mb']} MB at {b['path']}")
-        print(f"  {b['frontend']} -> encoder {b['encoder']} ({b['encoder_rate_hz']} Hz) -> adapter {b['adapter']} ({b['llm_rate_hz']} Hz)")
+        # CTC-guided and whole-utterance Q-Former adapters have no fixed rate: it follows the content
+        rate = "content-adaptive rate" if b["llm_rate_hz"] is None else f"{b['llm_rate_hz']:g} Hz"
+        print(f"  {b['frontend']} -> encoder {b['encoder']} ({b['encoder_rate_hz']} Hz) -> adapter {b['adapter']} ({rate})")
         for s in b["sources"]:
             print(f"  {s.get('upstream', 'weights')} from {s.get('source_package')} {s.get('source_version')} "
                   f"({s.get('license')}, sha256 {str(s.get('model_bin_sha256'))[:12]}...)")
