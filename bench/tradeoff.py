@@ -35,7 +35,6 @@ from edge_audiollm.tradeoff import EvalItem, measure_bundles  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BUILD = ROOT / "runs" / "tradeoff"
-FAMILY = {"mlp": "mlp", "strided": "strided", "conv": "conv", "qformer": "qformer", "ctc": "ctc"}
 
 
 def variant_names(ckpt: Path) -> list[str]:
@@ -48,7 +47,7 @@ def variant_names(ckpt: Path) -> list[str]:
 def checkpoint_hash(ckpt: Path, name: str) -> str:
     from models.adapters import variants
 
-    inner = dict((row, i) for row, i, _ in variants.POOLED).get(name, name)
+    inner, _ = variants.trained_name(name)
     h = hashlib.sha256(name.encode())
     for f in ("adapter.safetensors", "lora.safetensors"):
         h.update((ckpt / inner / f).read_bytes())
@@ -58,6 +57,7 @@ def checkpoint_hash(ckpt: Path, name: str) -> str:
 def build_bundles(names: list[str], quantizations: list[str], log=print) -> dict[tuple[str, str], Path]:
     import torch
 
+    from models.adapters import variants
     from models.train import tradeoff as T
     from models.train.variant_bundle import build_variant_bundle, fp32_encoder
 
@@ -74,9 +74,9 @@ def build_bundles(names: list[str], quantizations: list[str], log=print) -> dict
                 out[(name, q)] = d
                 continue
             tok, head, adapter, lm = T.load_variant(sweep, name)
-            inner = name.split("_pool")[0] if "_pool" in name else name
+            inner, pool = variants.trained_name(name)
             info = json.loads((ckpt / inner / "metrics.json").read_text())
-            info.update(checkpoint_sha256=digest, trained_at_rate="_pool" not in name,
+            info.update(checkpoint_sha256=digest, trained_at_rate=pool is None,
                         recipe="python -m models.train.tradeoff")
             enc = fp32_encoder(BUILD / "encoder.fp32.onnx", head, log=log) if q == "fp32" else None
             out[(name, q)] = build_variant_bundle(d, base=ROOT / "edge_audiollm" / "bundles" / "default", name=f"{name}-{q}",
@@ -116,9 +116,8 @@ def peak_rss(bundle: Path, wav: Path) -> float:
 def row_for(name: str, q: str, r: dict, rss: float) -> dict:
     syn, noisy, real = r["sets"]["synthetic"]["summary"], r["sets"]["noisy"]["summary"], r["sets"]["real"]["summary"]
     spec = r["adapter"]
-    kind = spec["kind"]
     return {
-        "name": name, "adapter": FAMILY.get(kind, kind), "params": {k: v for k, v in spec.items() if k != "file"},
+        "name": name, "adapter": spec["kind"], "params": {k: v for k, v in spec.items() if k != "file"},
         "tokens_per_second": syn["tokens_per_second"], "tokens_per_second_real": real["tokens_per_second"],
         "wer": syn["wer"], "wer_real": real["wer"], "wer_noisy": noisy["wer"], "ctc_wer": syn["ctc_wer"],
         "intent_accuracy": syn["intent_accuracy"], "intent_accuracy_noisy": noisy["intent_accuracy"],

@@ -32,6 +32,14 @@ VARIANTS: dict[str, Callable[[dict], Adapter]] = {
 POOLED = (("mlp_pool4", "mlp", 4), ("mlp_pool8", "mlp", 8))
 
 
+def trained_name(name: str) -> tuple[str, int | None]:
+    """(the trained variant behind a row, its inference-time pool factor or None)."""
+    for row, inner, k in POOLED:
+        if row == name:
+            return inner, k
+    return name, None
+
+
 def build(name: str, in_dim: int = 384, llm_dim: int = 256) -> Adapter:
     """The variant's adapter between encoder states of in_dim and an LLM of llm_dim."""
     if name not in VARIANTS:

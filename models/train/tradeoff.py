@@ -94,10 +94,7 @@ def load_base(sweep: SweepConfig) -> tuple[Tokenizer, CtcHead, TinyLM]:
 
 def load_variant(sweep: SweepConfig, name: str) -> tuple:
     """(adapter, lm with its LoRA merged) of a trained variant, in eval mode; pooled rows too."""
-    pool = None
-    for row, inner, k in variants.POOLED:
-        if row == name:
-            name, pool = inner, k
+    name, pool = variants.trained_name(name)
     tok, head, lm = load_base(sweep)
     adapter = build_adapter(sweep, name)
     d = Path(sweep.ckpt) / name
