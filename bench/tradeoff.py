@@ -113,6 +113,36 @@ def peak_rss(bundle: Path, wav: Path) -> float:
     return round(rss, 1)
 
 
+def peer_rows(sets: dict[str, list[EvalItem]], log=print) -> list[dict]:
+    """Whisper tiny.en (faster-whisper int8, beam 5) and PocketSphinx on the same files, in the
+    same run: the yardsticks every row of the table is read against."""
+    from bench.vs_peers import Unavailable, load_system
+    from edge_audiollm import wer
+
+    out = []
+    for name in ("whisper", "pocketsphinx"):
+        system = load_system(name, "default", {})
+        if isinstance(system, Unavailable):
+            log(f"{name} unavailable: {system.reason}")
+            continue
+        row = {"name": system.name}
+        for set_name, items in sets.items():
+            pairs, compute, audio_s = [], 0.0, 0.0
+            for it in items:
+                x = datasets.load_samples(it.path)
+                t0 = time.perf_counter()
+                pairs.append((it.text, system.transcribe(x)))
+                compute += time.perf_counter() - t0
+                audio_s += len(x) / datasets.SAMPLE_RATE
+            key = {"synthetic": "wer", "real": "wer_real", "noisy": "wer_noisy"}[set_name]
+            row[key] = round(wer.score(pairs).wer, 4)
+            if set_name == "synthetic":
+                row["rtf"] = round(compute / audio_s, 4)
+        log(f"{system.name}: {row}")
+        out.append(row)
+    return out
+
+
 def row_for(name: str, q: str, r: dict, rss: float) -> dict:
     syn, noisy, real = r["sets"]["synthetic"]["summary"], r["sets"]["noisy"]["summary"], r["sets"]["real"]["summary"]
     spec = r["adapter"]
@@ -159,6 +189,7 @@ def main(argv=None) -> int:
         x = datasets.load_samples(cmd.path)
         sf.write(five, np.pad(x, (0, max(0, 5 * 16000 - len(x))))[: 5 * 16000], 16000)
         variants_out = [row_for(n, q, r, peak_rss(bundles[(n, q)], five)) for (n, q), r in zip(keys, rows)]
+        peers = peer_rows(sets, log)
     result = {
         "machine": machine(), "command": "python bench/tradeoff.py", "seconds": round(time.time() - t_start, 1),
         "build_seconds": round(t_built - t_start, 1),
@@ -171,6 +202,7 @@ def main(argv=None) -> int:
             "peak_rss_mb": "edge-audiollm understand on a 5 s file, fresh process",
         },
         "variants": variants_out,
+        "peers": peers,
     }
     a.out.write_text(json.dumps(result, indent=1) + "\n")
     hyps = {f"{n}-{q}": {s: v["hypotheses"] for s, v in r["sets"].items()} for (n, q), r in zip(keys, rows)}

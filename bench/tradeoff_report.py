@@ -122,6 +122,13 @@ def write_report(result: dict, md: Path, png: Path) -> None:
         "",
         table(rows),
         "",
+        "Peers on the same files in the same run (transcription; compute per audio second on one thread):",
+        "",
+        "| system | WER synth % | WER real % | WER 10 dB % | RTF |",
+        "|---|---|---|---|---|",
+        *(f"| {p['name']} | {_pct(p.get('wer'))} | {_pct(p.get('wer_real'))} | {_pct(p.get('wer_noisy'))} | "
+          f"{_num(p.get('rtf'), '{:.4f}')} |" for p in result.get("peers", [])),
+        "",
         "## The CTC-guided adapter against the 50 Hz adapter and against strided at its rate",
         "",
         "int8:", "", *ctc_check(rows, "int8"), "", "fp32:", "", *ctc_check(rows, "fp32"),
