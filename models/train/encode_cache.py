@@ -10,6 +10,7 @@ encoder graph emits.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from pathlib import Path
 
@@ -30,11 +31,29 @@ def encode_file(session, path: Path) -> np.ndarray:
     return session.run({"features": feats[None]}, ["hidden"])[0][0].astype(np.float16)
 
 
+def check_source(corpus: Path, split: str, target: Path) -> None:
+    """States are named by utterance index, so a cache built from another corpus (another seed or
+    size) would silently hand every stage the wrong audio: the cache records which manifest it
+    holds and refuses any other."""
+    digest = hashlib.sha256((corpus / f"{split}.jsonl").read_bytes()).hexdigest()
+    stamp = target / "manifest.sha256"
+    if stamp.is_file():
+        if stamp.read_text().strip() != digest:
+            raise SystemExit(f"{target} holds encoder states of another {split}.jsonl than {corpus}'s; "
+                             f"delete {target} (it is rebuilt in minutes) or pass another --cache")
+    elif any(target.glob("*.npy")):
+        raise SystemExit(f"{target} holds encoder states of unknown origin; delete it or pass another --cache")
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest + "\n")
+
+
 def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: int = 1, log=print) -> int:
     session = make_session(encoder, ["cpu"], threads)
     utts = read_split(corpus, split)
     target = out / split
     target.mkdir(parents=True, exist_ok=True)
+    check_source(corpus, split, target)
     done, t0, audio_s = 0, time.time(), 0.0
     for u in utts:
         dst = target / f"{u.uid}.npy"

@@ -42,8 +42,9 @@ from .train_lm import LMTrainOptions, train_lm
 
 @dataclass(frozen=True)
 class RecipeConfig:
-    corpus: str = "data/corpus"
-    cache: str = "data/cache/whisper-tiny.en"
+    corpus: str = "data/corpus10"  # training data: build_corpus --hours 10 --seed 0
+    eval_corpus: str = "data/corpus"  # the benches' held-out sets: never trained on either
+    cache: str = "data/cache/whisper-tiny.en-10h"
     encoder_onnx: str = "data/whisper/encoder.int8.onnx"
     ckpt: str = "models/checkpoints/default"
     out: str = "edge_audiollm/bundles/default"
@@ -51,7 +52,7 @@ class RecipeConfig:
     encoder_dim: int = 384
     vocab_size: int = 1024
     ctc: CtcHeadConfig = CtcHeadConfig(in_dim=384, dim=256, n_heads=4, n_layers=1)
-    ctc_steps: int = 1500
+    ctc_steps: int = 2000
     llm: LLMConfig = LLMConfig(vocab_size=1024, dim=256, n_layers=4, n_heads=4, ffn_dim=683)
     adapter: StridedAdapterConfig = StridedAdapterConfig(in_dim=384, llm_dim=256, stride=4, hidden_dim=1024)
     text_steps: int = 2000
@@ -115,7 +116,7 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
 
     # [1] tokenizer, trained on what the LLM will read and write
     tok_path = ckpt / "tokenizer.json"
-    exclude = {u.text for u in valid} | _test_texts(corpus) | _dev_texts()
+    exclude = {u.text for u in valid} | _test_texts(corpus) | _test_texts(Path(cfg.eval_corpus)) | _dev_texts()
     pool = extra_texts(cfg.extra_commands, cfg.extra_sentences, exclude=exclude, seed=cfg.seed)
     if not tok_path.is_file():
         texts = [u.text for u in train if u.text] + [intent_target(u.intent, u.slots) for u in train if u.intent]

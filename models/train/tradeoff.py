@@ -74,12 +74,20 @@ def base_llm_path(sweep: SweepConfig) -> Path:
 
 
 def load_base(sweep: SweepConfig) -> tuple[Tokenizer, CtcHead, TinyLM]:
-    """The shared pieces: the recipe's tokenizer and CTC head, and the LLM after its text stage."""
+    """The shared pieces: the recipe's tokenizer and CTC head, and the LLM after its text stage.
+    The sweep keeps its own copy of each (taken from the recipe on first use), so retraining the
+    default bundle never changes what the committed variants were trained against."""
     rc = recipe_of(sweep)
-    tok = Tokenizer.load(Path(rc.ckpt) / "tokenizer.json")
+    for name in ("tokenizer.json", "ctc_head.safetensors"):
+        own, recipe_file = Path(sweep.ckpt) / name, Path(rc.ckpt) / name
+        if not own.is_file():
+            if not recipe_file.is_file():
+                raise SystemExit(f"no {name} in {rc.ckpt}: run the recipe (python -m models.train.recipe) first")
+            own.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recipe_file, own)
+    tok = Tokenizer.load(Path(sweep.ckpt) / "tokenizer.json")
     head = CtcHead(rc.ctc)
-    if not checkpoints.load(head, Path(rc.ckpt) / "ctc_head.safetensors"):
-        raise SystemExit(f"no CTC head in {rc.ckpt}: run the recipe (python -m models.train.recipe) first")
+    checkpoints.load(head, Path(sweep.ckpt) / "ctc_head.safetensors")
     base = base_llm_path(sweep)
     if not base.is_file():
         text_stage = Path(rc.ckpt) / "llm_text.safetensors"
