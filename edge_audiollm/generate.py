@@ -35,13 +35,24 @@ def greedy_generate(
     *,
     eos_id: int,
     max_new_tokens: int,
+    banned_ids: tuple[int, ...] = (),
 ) -> Generation:
+    """`banned_ids` are never emitted (their logits are dropped before each argmax)."""
+    banned = np.asarray(banned_ids, dtype=np.int64)
+
+    def pick(logits: np.ndarray) -> int:
+        row = logits[0]
+        if banned.size:
+            row = row.copy()
+            row[banned] = -np.inf
+        return int(np.argmax(row))
+
     t0 = time.perf_counter()
     logits, keys, values = prefill.run({"inputs_embeds": inputs_embeds[None].astype(np.float32, copy=False)})
     t1 = time.perf_counter()
     tokens: list[int] = []
     stopped_by = "max_new_tokens"
-    next_id = int(np.argmax(logits[0]))
+    next_id = pick(logits)
     while len(tokens) < max_new_tokens:
         if next_id == eos_id:
             stopped_by = "eos"
@@ -55,6 +66,6 @@ def greedy_generate(
         logits, keys, values = decode.run(
             {"inputs_embeds": embeddings[next_id][None, None], "past_keys": keys, "past_values": values}
         )
-        next_id = int(np.argmax(logits[0]))
+        next_id = pick(logits)
     t2 = time.perf_counter()
     return Generation(tokens, stopped_by, {"llm_prefill": (t1 - t0) * 1e3, "llm_decode": (t2 - t1) * 1e3})

@@ -30,6 +30,8 @@ from .tokens import Vocabulary
 TASKS = ("transcribe", "understand")
 # Below this the encoder sees too few frames to say anything; treat as no speech.
 _MIN_AUDIO_SECONDS = 0.05
+_MIN_CTC_LETTERS = 2  # fewer letters heard by the CTC head: no speech, no LLM
+_JSON_CHARS = '{}":'  # never in a transcript
 
 
 class Pipeline:
@@ -57,6 +59,9 @@ class Pipeline:
             self.embeddings = _load_embeddings(bundle.file(llm["embeddings"]))
             self.vocab = Vocabulary.from_manifest(llm)
             self.llm_cfg = llm
+            # A transcript is words: a small LM that drifts into the intent JSON of its other
+            # task (seen on digital silence) must not be able to write it as "the transcript".
+            self._banned = {"transcribe": self.vocab.ids_containing(_JSON_CHARS), "understand": ()}
         self.provider = self.encoder.provider
         self.default_decoder = m.get("default_decoder", "llm" if bundle.has_llm else "ctc")
         self._lm = None  # the CTC word LM: read-only once loaded, shared by all calls
@@ -162,7 +167,7 @@ class Pipeline:
             budget += int(self.llm_cfg.get("understand_extra_tokens", 48))
         gen = greedy_generate(
             self.llm_prefill, self.llm_decode, e, inputs,
-            eos_id=int(self.llm_cfg["eos_id"]), max_new_tokens=budget,
+            eos_id=int(self.llm_cfg["eos_id"]), max_new_tokens=budget, banned_ids=self._banned.get(task, ()),
         )
         return self.vocab.decode(gen.token_ids), gen.timings_ms
 
@@ -178,7 +183,10 @@ class Pipeline:
             timings["ctc_decode"] = (time.perf_counter() - t0) * 1e3
         # The CTC head hearing nothing is the cheapest guard against an LLM that
         # "transcribes" silence or noise: skip generation entirely.
-        heard_nothing = ctc_text is not None and not ctc_text and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
+        # A stray letter or two over seconds of audio is not speech either (digital silence
+        # gave "e" for 10 s); no command or sentence is that short.
+        heard_nothing = (ctc_text is not None and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
+                         and sum(c.isalpha() for c in ctc_text) < _MIN_CTC_LETTERS)
         if use_llm and not heard_nothing:
             t0 = time.perf_counter()
             embeds = self.adapt(hidden, log_probs)
@@ -187,7 +195,7 @@ class Pipeline:
             raw, t = self.generate_text(embeds, task, audio_seconds)
             timings.update(t)
             text = raw
-        elif not use_llm and log_probs is not None and ctc_text:
+        elif not use_llm and log_probs is not None and not heard_nothing:
             t0 = time.perf_counter()
             text = self.ctc_beam_text(log_probs)
             timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3

@@ -30,6 +30,10 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.pieces)
 
+    def ids_containing(self, chars: str) -> tuple[int, ...]:
+        """Ids of the pieces that hold any of `chars`: what a task's output may never contain."""
+        return tuple(i for i, p in enumerate(self.pieces) if any(c in p for c in chars))
+
     def decode(self, ids) -> str:
         text = "".join(self.pieces[i] for i in ids if i not in self.special_ids and 0 <= i < len(self.pieces))
         return " ".join(text.replace(WORD_BOUNDARY, " ").split())

@@ -58,3 +58,26 @@ def test_cli_understand_on_the_example():
                          capture_output=True, text=True, check=True)
     row = json.loads(out.stdout)
     assert row["intent"] == "set_alarm" and row["bundle"] == "default" and row["audio_seconds"] > 1.5
+
+
+def test_banned_tokens_are_never_generated(pipe):
+    from edge_audiollm.generate import greedy_generate
+
+    pipe_samples = __import__("soundfile").read(EXAMPLE, dtype="float32")[0]
+    hidden, log_probs, _ = pipe.encode(pipe_samples)
+    e = pipe.embeddings
+    prompt = pipe.llm_cfg["prompts"]["transcribe"]
+    inputs = np.concatenate([e[prompt["prefix"]], pipe.adapt(hidden, log_probs), e[prompt["suffix"]]])
+    run = lambda banned: greedy_generate(pipe.llm_prefill, pipe.llm_decode, e, inputs, eos_id=int(pipe.llm_cfg["eos_id"]),
+                                         max_new_tokens=12, banned_ids=banned).token_ids
+    free = run(())
+    assert free and pipe.vocab.decode(free) == "set an alarm for seven thirty"
+    again = run((free[0],))
+    assert again and again[0] != free[0] and free[0] not in again
+
+
+def test_a_transcript_can_never_be_json(pipe):
+    banned = set(pipe.vocab.ids_containing('{}":'))
+    assert banned and all(any(c in pipe.vocab.pieces[i] for c in '{}":') for i in banned)
+    assert not any("{" in p for i, p in enumerate(pipe.vocab.pieces) if i not in banned)
+    assert pipe._banned["transcribe"] and not pipe._banned["understand"]
