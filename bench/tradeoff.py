@@ -115,29 +115,27 @@ def peak_rss(bundle: Path, wav: Path) -> float:
 
 def peer_rows(sets: dict[str, list[EvalItem]], log=print) -> list[dict]:
     """Whisper tiny.en (faster-whisper int8, beam 5) and PocketSphinx on the same files, in the
-    same run: the yardsticks every row of the table is read against."""
-    from bench.vs_peers import Unavailable, load_system
-    from edge_audiollm import wer
+    same run: the yardsticks every row of the table is read against. Timed and scored by
+    bench/vs_peers.py's own loop (one warm-up call, then every utterance)."""
+    from bench.vs_peers import Unavailable, load_system, run_system, summarise
 
+    utts = {name: [datasets.Utterance(it.path.as_posix(), name, it.path, it.text) for it in items]
+            for name, items in sets.items()}
+    audio = {u.path.as_posix(): datasets.load_samples(u.path) for us in utts.values() for u in us}
+    key = {"synthetic": "wer", "real": "wer_real", "noisy": "wer_noisy"}
     out = []
     for name in ("whisper", "pocketsphinx"):
         system = load_system(name, "default", {})
         if isinstance(system, Unavailable):
             log(f"{name} unavailable: {system.reason}")
             continue
+        results = run_system(system, utts, audio, log)
         row = {"name": system.name}
-        for set_name, items in sets.items():
-            pairs, compute, audio_s = [], 0.0, 0.0
-            for it in items:
-                x = datasets.load_samples(it.path)
-                t0 = time.perf_counter()
-                pairs.append((it.text, system.transcribe(x)))
-                compute += time.perf_counter() - t0
-                audio_s += len(x) / datasets.SAMPLE_RATE
-            key = {"synthetic": "wer", "real": "wer_real", "noisy": "wer_noisy"}[set_name]
-            row[key] = round(wer.score(pairs).wer, 4)
+        for set_name in utts:
+            g = summarise(set_name, system.name, [r for r in results if r.group == set_name])
+            row[key[set_name]] = g.wer
             if set_name == "synthetic":
-                row["rtf"] = round(compute / audio_s, 4)
+                row["rtf"] = g.compute_per_audio_second
         log(f"{system.name}: {row}")
         out.append(row)
     return out

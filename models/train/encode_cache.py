@@ -52,8 +52,7 @@ def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: in
     session = make_session(encoder, ["cpu"], threads)
     utts = read_split(corpus, split)
     target = out / split
-    target.mkdir(parents=True, exist_ok=True)
-    check_source(corpus, split, target)
+    check_source(corpus, split, target)  # creates target, stamped, when it is new
     done, t0, audio_s = 0, time.time(), 0.0
     for u in utts:
         dst = target / f"{u.uid}.npy"
