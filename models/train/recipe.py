@@ -94,6 +94,10 @@ def _examples(tok: Tokenizer, utts: list[Utterance], *, audio: bool) -> list[LME
 def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = False, log=print) -> dict:
     t_start = time.time()
     corpus, cache, ckpt = Path(cfg.corpus), Path(cfg.cache), Path(cfg.ckpt)
+    # before the encoder export: fail in a second, not after minutes
+    if not (corpus / "train.jsonl").is_file():
+        raise SystemExit(f"no corpus at {corpus}: build it first with python -m models.data.build_corpus "
+                         f"--out {corpus} --hours 10 --seed 0 (about 26 min on 2 cores), or pass --corpus DIR")
     ckpt.mkdir(parents=True, exist_ok=True)
     encoder_onnx = Path(cfg.encoder_onnx)
     if not encoder_onnx.is_file():
