@@ -62,6 +62,17 @@ class Pipeline:
             # A transcript is words: a small LM that drifts into the intent JSON of its other
             # task (seen on digital silence) must not be able to write it as "the transcript".
             self._banned = {"transcribe": self.vocab.ids_containing(_JSON_CHARS), "understand": ()}
+        # What `understand` feeds the LLM: the adapter's audio vectors, or the words the CTC path
+        # read (a cascade: on voices unlike the training ones, CTC + word LM reads far better
+        # than the LLM hears, and the LLM learned the task from text first).
+        self.understand_input = m.get("understand_input", "audio")
+        if self.understand_input not in ("audio", "ctc_text"):
+            raise BundleError(f"bundle {bundle.name!r}: understand_input must be 'audio' or 'ctc_text', "
+                              f"not {self.understand_input!r}")
+        if self.understand_input == "ctc_text" and (not bundle.has_llm or not self.vocab.merge_ranks
+                                                    or self.ctc_vocab is None):
+            raise BundleError(f"bundle {bundle.name!r}: understand_input 'ctc_text' needs a CTC head, an LLM "
+                              "and llm.merges in the manifest; rebuild the bundle")
         self.provider = self.encoder.provider
         self.default_decoder = m.get("default_decoder", "llm" if bundle.has_llm else "ctc")
         self._lm = None  # the CTC word LM: read-only once loaded, shared by all calls
@@ -130,7 +141,8 @@ class Pipeline:
         hyps = ctc.prefix_beam_search(
             log_probs, beam_width=int(spec.get("beam_width", 8)), vocab=self.ctc_vocab, lm=self._ctc_lm(),
             options=BeamOptions(blank=self.ctc_blank, lm_weight=float(spec.get("weight", 0.5)),
-                                word_bonus=float(spec.get("word_bonus", 1.0))),
+                                word_bonus=float(spec.get("word_bonus", 1.0)),
+                                unk_offset=float(spec.get("unk_offset", 0.0))),
         )
         return " ".join(hyps[0].text.split()) if hyps else ""
 
@@ -173,8 +185,8 @@ class Pipeline:
 
     def decode_states(self, hidden: np.ndarray, log_probs: np.ndarray | None, audio_seconds: float, task: str,
                       use_llm: bool, timings: dict) -> tuple[str, str | None, str, float | None]:
-        """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s).
-        Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
+        """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s);
+        text is what the LLM wrote, or for `understand` from ctc_text the words it read. Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
         encoder (bench/tradeoff.py) run the encoder once and call this per bundle."""
         text, ctc_text, raw, rate = "", None, "", None
         if log_probs is not None and self.ctc_vocab is not None:
@@ -187,7 +199,16 @@ class Pipeline:
         # gave "e" for 10 s); no command or sentence is that short.
         heard_nothing = (ctc_text is not None and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
                          and sum(c.isalpha() for c in ctc_text) < _MIN_CTC_LETTERS)
-        if use_llm and not heard_nothing:
+        if use_llm and not heard_nothing and task == "understand" and self.understand_input == "ctc_text":
+            t0 = time.perf_counter()
+            text = self.ctc_beam_text(log_probs)
+            timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+            if text:
+                ids = self.vocab.encode(text)
+                rate = len(ids) / audio_seconds
+                raw, t = self.generate_text(self.embeddings[ids], task, audio_seconds)
+                timings.update(t)
+        elif use_llm and not heard_nothing:
             t0 = time.perf_counter()
             embeds = self.adapt(hidden, log_probs)
             timings["adapter"] = (time.perf_counter() - t0) * 1e3
@@ -226,7 +247,10 @@ class Pipeline:
             return TranscriptionResult(text=text, **common)
         t0 = time.perf_counter()
         intent, slots = intents.parse_model_output(raw)
-        spoken = raw[: raw.find("{")].strip() if "{" in raw else raw.strip()
+        if self.understand_input == "ctc_text":
+            spoken = text  # the words the LLM read
+        else:
+            spoken = raw[: raw.find("{")].strip() if "{" in raw else raw.strip()
         timings["intent_parse"] = (time.perf_counter() - t0) * 1e3
         return UnderstandingResult(
             text=spoken or (ctc_text or ""), intent=intent, slots=slots, raw_output=raw, **common

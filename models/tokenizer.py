@@ -37,6 +37,12 @@ class Tokenizer:
 
         return Vocabulary(tuple(self.pieces), frozenset(range(len(SPECIAL_TOKENS)))).decode(list(ids))
 
+    def merges(self) -> list[list[str]]:
+        """The BPE merges in rank order: what the runtime needs to encode text the same way."""
+        import json
+
+        return [list(m) if isinstance(m, list) else m.split(" ", 1) for m in json.loads(self._tok.to_str())["model"]["merges"]]
+
     def save(self, path: Path) -> None:
         self._tok.save(str(path))
 

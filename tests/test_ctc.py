@@ -374,6 +374,56 @@ def test_subword_vocab_with_lm(arpa_path):
         assert h.lm_score == pytest.approx(ref.sentence(h.words) * math.log(10), abs=1e-9)
 
 
+_CARDS_ARPA = """\\data\\
+ngram 1=6
+
+\\1-grams:
+-1.0 <s>
+-1.0 </s>
+-1.0 <unk>
+-1.0 ten
+-1.0 of
+-1.0 clubs
+
+\\end\\
+"""
+
+
+def _clobs(rng):
+    """Acoustics say 'ten of clobs' (not a word) slightly more than 'ten of clubs'."""
+    lp, frames = synth_ctc("ten of clobs", 60, rng, noise=0.0)
+    x = np.full(len(CHARS), -12.0)
+    x[CHARS.index("o")], x[CHARS.index("u")] = math.log(0.6), math.log(0.4)
+    lp[frames[9]] = x
+    return lp
+
+
+def test_unk_offset_makes_the_lexicon_win_and_is_scored_exactly():
+    lm = ArpaLM.from_string(_CARDS_ARPA)  # <unk> as likely as any word: the LM alone cannot tell
+    lp = _clobs(np.random.default_rng(14))
+    plain = ctc.prefix_beam_search(lp, 8, vocab=CHARS, lm=lm, options=BeamOptions(lm_weight=1.0, word_bonus=0.0))
+    assert plain[0].text == "ten of clobs" and plain[0].oov_words == 0  # no offset: nothing counted
+    opts = BeamOptions(lm_weight=1.0, word_bonus=0.5, unk_offset=-5.0)
+    hyps = ctc.prefix_beam_search(lp, 8, vocab=CHARS, lm=lm, options=opts)
+    assert hyps[0].text == "ten of clubs" and hyps[0].oov_words == 0
+    lexicon = {"ten", "of", "clubs"}
+    clobs = [h for h in hyps if h.text == "ten of clobs"]
+    assert clobs and clobs[0].oov_words == 1
+    for h in hyps:
+        assert h.oov_words == sum(w not in lexicon for w in h.words)
+        assert h.score == pytest.approx(h.acoustic_score + h.lm_score + 0.5 * len(h.words) - 5.0 * h.oov_words,
+                                        abs=1e-9)
+
+
+def test_unk_offset_needs_an_lm_and_must_be_a_penalty():
+    lp = _clobs(np.random.default_rng(15))
+    alone = ctc.prefix_beam_search(lp, 8, vocab=CHARS, options=BeamOptions(unk_offset=-5.0))
+    assert alone[0].text == "ten of clobs" and alone[0].oov_words == 0  # no LM, no lexicon
+    for bad in (1.0, float("nan"), float("-inf")):
+        with pytest.raises(DecoderError, match="unk_offset"):
+            BeamOptions(unk_offset=bad)
+
+
 def test_pruning_options_keep_the_answer_on_peaky_input():
     lp, _ = synth_ctc("turn on the lights", 80, np.random.default_rng(13))
     exact = ctc.prefix_beam_search(lp, 8, vocab=CHARS)[0]

@@ -29,7 +29,11 @@ def test_example_is_transcribed_and_understood(pipe):
     r = pipe.transcribe(EXAMPLE)
     assert r.text == "set an alarm for seven thirty"
     assert r.provider == "cpu" and r.bundle == "default"
-    assert r.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the strided adapter's rate
+    # the recipe picked the CTC path (beam + word LM + lexicon) for transcripts: it read valid better
+    assert r.decoder == pipe.default_decoder == "ctc" and r.llm_tokens_per_second is None
+    llm = pipe.transcribe(EXAMPLE, decoder="llm")
+    assert llm.text == "set an alarm for seven thirty"
+    assert llm.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the strided adapter's rate
     u = pipe.understand(EXAMPLE)
     assert (u.intent, u.slots) == ("set_alarm", {"time": "07:30"})
 
@@ -81,3 +85,47 @@ def test_a_transcript_can_never_be_json(pipe):
     assert banned and all(any(c in pipe.vocab.pieces[i] for c in '{}":') for i in banned)
     assert not any("{" in p for i, p in enumerate(pipe.vocab.pieces) if i not in banned)
     assert pipe._banned["transcribe"] and not pipe._banned["understand"]
+
+
+def test_llm_reads_text_cut_as_its_tokenizer_cut_it(pipe):
+    from models.tokenizer import Tokenizer
+
+    trained = Tokenizer.load(Path(__file__).resolve().parents[1] / "models" / "checkpoints" / "default" / "tokenizer.json")
+    texts = ["set an alarm for seven thirty", "ten of clubs", "turn off the upstairs bathroom lights",
+             "he was not an ill disposed young man", "aaaa zzzz", "don't", "x", "remind me to call mum at 5"]
+    for t in texts:
+        assert pipe.vocab.encode(t) == trained.encode(t), t
+        assert pipe.vocab.decode(pipe.vocab.encode(t)) == t
+
+
+def test_a_bundle_without_merges_cannot_read_text():
+    from edge_audiollm.errors import BundleError
+    from edge_audiollm.tokens import Vocabulary
+
+    llm = json.loads((BUNDLES_DIR / "default" / "manifest.json").read_text())["llm"]
+    with pytest.raises(BundleError, match="no llm.merges"):
+        Vocabulary.from_manifest({k: v for k, v in llm.items() if k != "merges"}).encode("ten of clubs")
+    with pytest.raises(BundleError, match=r"llm.merges must be a list"):
+        Vocabulary.from_manifest({**llm, "merges": [["a", "b", "c"]]})
+
+
+def test_understand_reads_the_words_the_ctc_path_read(pipe):
+    if pipe.understand_input != "ctc_text":
+        pytest.skip("this bundle's understand reads audio")
+    words = pipe.transcribe(EXAMPLE, decoder="ctc").text
+    u = pipe.understand(EXAMPLE)
+    assert u.text == words == "set an alarm for seven thirty"
+    assert u.raw_output.startswith('{"intent":"set_alarm"')
+
+
+def test_an_unknown_understand_input_is_refused(tmp_path):
+    import shutil
+
+    from edge_audiollm.errors import BundleError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(BUNDLES_DIR / "default", copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**m, "understand_input": "telepathy"}))
+    with pytest.raises(BundleError, match="understand_input must be 'audio' or 'ctc_text'"):
+        Pipeline.load(copy)

@@ -39,6 +39,7 @@ class ArpaLM:
     probs: dict  # tuple of ids -> log10 prob
     backoffs: dict  # tuple of ids -> log10 backoff
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _lexicon: list = field(default_factory=list, repr=False, compare=False)  # memo of lexicon()
 
     # construction ----------------------------------------------------------------
     @classmethod
@@ -123,6 +124,14 @@ class ArpaLM:
             if w not in vocab:
                 raise DecoderError(f"{source}: the unigrams must include {w}")
         return cls(order=max(counts), vocab=vocab, probs=probs, backoffs=backoffs)
+
+    def lexicon(self) -> tuple[frozenset, frozenset]:
+        """(words, every prefix of a word): the unigrams, without <s>, </s> and <unk>. Built on
+        first use (about a second for 60k words) and kept: the beam asks per hypothesis."""
+        if not self._lexicon:
+            words = frozenset(w for w in self.vocab if w not in (BOS, EOS, UNK))
+            self._lexicon.append((words, frozenset(w[:i] for w in words for i in range(1, len(w) + 1))))
+        return self._lexicon[0]
 
     # scoring ---------------------------------------------------------------------
     def word_id(self, word: str) -> int:

@@ -6,9 +6,12 @@ once as a (W, V) array; prefixes that an extension reproduces are merged first, 
 best W of "stay" and "extend" candidates survive. Only the W survivors are touched in
 Python, so the cost is O(T * W * V) in numpy plus O(T * W) in Python.
 
-Ranking score = acoustic + lm_weight * ln p_LM(words) + word_bonus * n_words + hotwords.
-The LM is applied when a word is complete (delimiter or "▁" piece) and, at the end, to the
-last word and </s>. Without an LM the score is the CTC marginal log p(labels | x) as far
+Ranking score = acoustic + lm_weight * ln p_LM(words) + word_bonus * n_words + hotwords
++ unk_offset * (words outside the LM's vocabulary). The LM is applied when a word is complete
+(delimiter or "▁" piece) and, at the end, to the last word and </s>. With unk_offset < 0 the
+lexicon acts as early as it can (as pyctcdecode's does): a partial word that no vocabulary word
+starts with already pays the offset, so misspellings lose to words before their beams crowd
+the real word out. Without an LM the score is the CTC marginal log p(labels | x) as far
 as the beam has kept the paths (exact when the beam holds every prefix).
 """
 
@@ -34,13 +37,16 @@ class BeamOptions:
     lm_weight: float = 0.5  # alpha: scale on ln p_LM
     word_bonus: float = 1.0  # beta: added per word when an LM is used
     hotword_weight: float = 10.0  # per hotword, unless hotwords is a {phrase: weight} dict
+    unk_offset: float = 0.0  # added per word (or partial word) outside the LM's vocabulary; <= 0
     token_min_logp: float | None = None  # skip tokens scoring below this at a frame (speed; inexact)
     beam_prune_logp: float | None = None  # drop beams this far below the best (speed; inexact)
 
     def __post_init__(self):
-        for name in ("lm_weight", "word_bonus", "hotword_weight"):
+        for name in ("lm_weight", "word_bonus", "hotword_weight", "unk_offset"):
             if not math.isfinite(getattr(self, name)):
                 raise DecoderError(f"BeamOptions.{name} must be finite")
+        if self.unk_offset > 0:
+            raise DecoderError(f"BeamOptions.unk_offset is a penalty: use a value <= 0, not {self.unk_offset}")
         for name in ("token_min_logp", "beam_prune_logp"):
             v = getattr(self, name)
             if v is not None and math.isnan(v):
@@ -57,16 +63,18 @@ class Hypothesis:
     lm_score: float = 0.0  # unweighted ln p_LM(words, with <s> and </s>); 0 without an LM
     hotword_score: float = 0.0
     words: tuple = ()
+    oov_words: int = 0  # words outside the LM's vocabulary, each charged unk_offset (when it is < 0)
 
 
 class _Text:
     """Per-prefix text state; immutable so that beams can share it."""
 
-    __slots__ = ("partial", "lm_state", "lm_ln", "n_words", "hot_node", "hot", "extra")
+    __slots__ = ("partial", "lm_state", "lm_ln", "n_words", "hot_node", "hot", "extra", "n_oov")
 
-    def __init__(self, partial, lm_state, lm_ln, n_words, hot_node, hot, extra):
+    def __init__(self, partial, lm_state, lm_ln, n_words, hot_node, hot, extra, n_oov=0):
         self.partial, self.lm_state, self.lm_ln = partial, lm_state, lm_ln
         self.n_words, self.hot_node, self.hot, self.extra = n_words, hot_node, hot, extra
+        self.n_oov = n_oov  # words, and a partial word, outside the lexicon
 
 
 class _Scorer:
@@ -76,9 +84,33 @@ class _Scorer:
         self.V, self.vocab, self.lm, self.booster, self.opts = V, vocab, lm, booster, opts
         self.bound = np.array(vocab.boundary, dtype=np.float64) if vocab else None
         self.bonus = opts.word_bonus if lm is not None else 0.0
+        # The lexicon: only with an LM (its unigrams) and a penalty to apply.
+        self.lexicon = lm.lexicon() if lm is not None and opts.unk_offset < 0 else None
+        self._oov_rows: dict = {}
 
     def root(self) -> _Text:
         return _Text("", self.lm.begin_state() if self.lm else (), 0.0, 0, ROOT, 0.0, 0.0)
+
+    def _oov_row(self, partial: str) -> np.ndarray:
+        """unk_offset where appending a token takes `partial` out of the lexicon (memoised:
+        it depends on the partial word alone)."""
+        row = self._oov_rows.get(partial)
+        if row is not None:
+            return row
+        words, prefixes = self.lexicon
+        inside = not partial or partial in prefixes  # outside already: it has paid
+        row = np.zeros(self.V)
+        for c, ch in enumerate(self.vocab.chars):
+            if self.vocab.boundary[c]:
+                if partial and inside and partial not in words:
+                    row[c] += self.opts.unk_offset  # completes a word the lexicon lacks
+                if ch and ch not in prefixes:
+                    row[c] += self.opts.unk_offset  # and starts one no word starts with
+            elif ch and inside and partial + ch not in prefixes:
+                row[c] = self.opts.unk_offset
+        if len(self._oov_rows) < 100_000:
+            self._oov_rows[partial] = row
+        return row
 
     def row(self, s: _Text):
         """Non-acoustic score change for appending each token, or None if all zero."""
@@ -86,19 +118,30 @@ class _Scorer:
         if self.lm is not None and s.partial:
             lp10, _ = self.lm.score_word(s.lm_state, s.partial)
             row = self.bound * (self.opts.lm_weight * lp10 * LN10 + self.bonus)
+        if self.lexicon is not None:
+            orow = self._oov_row(s.partial)
+            row = orow if row is None else row + orow
         if self.booster is not None:
             hrow = self.booster.row(s.hot_node)[0]
             row = hrow if row is None else row + hrow
         return row
 
+    def _n_oov(self, partial: str, n_complete_oov: int) -> int:
+        return n_complete_oov + (1 if partial and partial not in self.lexicon[1] else 0)
+
     def extend(self, s: _Text, c: int) -> _Text:
         if self.vocab is None:
             return s
         partial, lm_state, lm_ln, n_words = s.partial, s.lm_state, s.lm_ln, s.n_words
+        oov_done = s.n_oov  # complete words outside the lexicon (the partial is counted below)
+        if self.lexicon is not None and partial and partial not in self.lexicon[1]:
+            oov_done -= 1
         if self.vocab.boundary[c] and partial:
             if self.lm is not None:
                 lp10, lm_state = self.lm.score_word(lm_state, partial)
                 lm_ln += lp10 * LN10
+            if self.lexicon is not None and partial not in self.lexicon[0]:
+                oov_done += 1
             n_words += 1
             partial = ""
         partial += self.vocab.chars[c]
@@ -106,14 +149,17 @@ class _Scorer:
         if self.booster is not None:
             delta, nodes = self.booster.row(node)
             hot, node = hot + delta[c], nodes[c]
-        extra = self.opts.lm_weight * lm_ln + self.bonus * n_words + hot
-        return _Text(partial, lm_state, lm_ln, n_words, node, hot, extra)
+        n_oov = self._n_oov(partial, oov_done) if self.lexicon is not None else 0
+        extra = self.opts.lm_weight * lm_ln + self.bonus * n_words + hot + self.opts.unk_offset * n_oov
+        return _Text(partial, lm_state, lm_ln, n_words, node, hot, extra, n_oov)
 
-    def finish(self, s: _Text) -> tuple[float, float, float]:
-        """(extra, lm_ln, hot) once the utterance has ended."""
-        lm_ln, n_words, hot = s.lm_ln, s.n_words, s.hot
+    def finish(self, s: _Text) -> tuple[float, float, float, int]:
+        """(extra, lm_ln, hot, oov words) once the utterance has ended."""
+        lm_ln, n_words, hot, n_oov = s.lm_ln, s.n_words, s.hot, s.n_oov
         if s.partial:
             n_words += 1
+            if self.lexicon is not None and s.partial in self.lexicon[1] and s.partial not in self.lexicon[0]:
+                n_oov += 1  # a prefix of words, ended before it became one
         if self.lm is not None:
             state = s.lm_state
             if s.partial:
@@ -122,7 +168,8 @@ class _Scorer:
             lm_ln += self.lm.score_word(state, EOS)[0] * LN10
         if self.booster is not None:
             hot += self.booster.finish(s.hot_node)
-        return self.opts.lm_weight * lm_ln + self.bonus * n_words + hot, lm_ln, hot
+        extra = self.opts.lm_weight * lm_ln + self.bonus * n_words + hot + self.opts.unk_offset * n_oov
+        return extra, lm_ln, hot, n_oov
 
 
 def prefix_beam_search(log_probs, beam_width: int = 8, vocab=None, lm=None, hotwords=None, *,
@@ -258,12 +305,12 @@ def _search(lp, W, blank, scorer, opts):
     hyps = []
     for j in range(PB.size):
         acoustic = float(np.logaddexp(PB[j], PNB[j]))
-        extra, lm_ln, hot = scorer.finish(TEXT[j])
+        extra, lm_ln, hot, n_oov = scorer.finish(TEXT[j])
         voc = scorer.vocab
         hyps.append(Hypothesis(
             tokens=list(TOK[j]), score=acoustic + extra, timesteps=list(TIMES[j]),
             text=voc.text(TOK[j]) if voc else None, acoustic_score=acoustic,
             lm_score=float(lm_ln), hotword_score=float(hot),
-            words=tuple(voc.words(TOK[j])) if voc else ()))
+            words=tuple(voc.words(TOK[j])) if voc else (), oov_words=n_oov))
     hyps.sort(key=lambda h: -h.score)
     return hyps

@@ -51,7 +51,7 @@ def build_default_bundle(
     out_dir: Path, *, encoder, encoder_info: dict, frontend: dict, ctc_head, adapter, lm, tok: Tokenizer,
     training: dict, metrics: dict, quantize: bool = True, sources: list[dict] | None = None,
     name: str = "default", overwrite: bool = False, log=print, ctc_lm: dict | None = None,
-    default_decoder: str = "llm",
+    default_decoder: str = "llm", understand_input: str = "audio",
 ) -> Path:
     cfg = lm.cfg
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +77,7 @@ def build_default_bundle(
             "adapter": {"file": "adapter.onnx", **adapter.spec()},
             "llm": {
                 "prefill": "llm_prefill.onnx", "decode": "llm_decode.onnx", "embeddings": "llm_embeddings.npy",
-                "vocab": tok.pieces, "bos_id": ids["<bos>"], "eos_id": ids["<eos>"], "pad_id": ids["<pad>"],
+                "vocab": tok.pieces, "merges": tok.merges(), "bos_id": ids["<bos>"], "eos_id": ids["<eos>"], "pad_id": ids["<pad>"],
                 "special_tokens": list(SPECIAL_TOKENS),
                 "n_layers": cfg.n_layers, "n_heads": cfg.n_heads, "head_dim": cfg.head_dim, "dim": cfg.dim,
                 "max_new_tokens_per_second": 6.5, "min_new_tokens": 8, "understand_extra_tokens": 48,
@@ -88,6 +88,7 @@ def build_default_bundle(
             },
             "skip_llm_without_ctc_text": True,
             "default_decoder": default_decoder,
+            "understand_input": understand_input,
             **({"ctc_lm": {**ctc_lm, "file": "ctc_lm.arpa.gz"}} if ctc_lm is not None else {}),
             "opset": OPSET,
             "sources": sources or [],

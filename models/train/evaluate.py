@@ -55,3 +55,23 @@ def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: d
         "intent_exact_match": round(exact / max(n_cmd, 1), 4),
         "examples": [{"ref": r, "ctc": c, "llm": h} for r, c, h in list(zip(refs, ctc_hyps, llm_hyps))[:5]],
     }
+
+
+@torch.no_grad()
+def understand_from_texts(lm, tok: Tokenizer, utts: list[Utterance], texts: dict[str, str]) -> dict:
+    """Intent accuracy when the LLM reads a transcript (texts: uid -> words) instead of audio."""
+    correct = exact = n = 0
+    for u in utts:
+        if u.intent is None:
+            continue
+        words = " ".join(texts.get(u.uid, "").split())
+        intent, slots = "unknown", {}
+        if words:
+            middle = lm.embed(torch.tensor(tok.encode(words)))
+            ids = greedy_decode(lm, tok, prompt_embeds(lm, tok, "understand", middle), max_new=64)
+            intent, slots = intents.parse_model_output(tok.decode(ids))
+        n += 1
+        correct += intent == u.intent
+        exact += intent == u.intent and slots == (u.slots if u.intent != "unknown" else {})
+    return {"commands": n, "intent_accuracy": round(correct / max(n, 1), 4),
+            "intent_exact_match": round(exact / max(n, 1), 4)}
