@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from . import spoken_values
+
 SCHEMA_PATH = Path(__file__).parent / "intents.json"
 UNKNOWN = "unknown"
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -70,8 +72,37 @@ def validate(intent, slots) -> tuple[str, dict]:
     return intent, clean
 
 
-def parse_model_output(text: str) -> tuple[str, dict]:
-    """Parse '{"intent": ..., "slots": {...}}' as the LLM writes it; anything else is unknown."""
+# What reads each value kind from a transcript's words (edge_audiollm/spoken_values.py).
+_READERS = {"duration": spoken_values.duration_seconds, "time": spoken_values.clock_time,
+            "expression": spoken_values.expression, "number": spoken_values.level_number,
+            "date": spoken_values.spoken_date}
+
+
+def fill_from_transcript(intent, slots, transcript: str) -> dict:
+    """The intent's number, time, duration, expression and date slots as the transcript's
+    words say them, over what the model wrote: the model picks the intent and copies text, the
+    arithmetic ("quarter to five in the afternoon" -> "16:45") is done exactly here. A slot the
+    words do not hold keeps the model's value when the intent requires it, and is dropped when
+    it is optional (the model read only these words: a time they never say is invented)."""
+    spec = schema()["intents"].get(intent) if isinstance(intent, str) else None
+    if spec is None or not isinstance(slots, dict) or not transcript.strip():
+        return slots
+    out = dict(slots)
+    for name, kind in {**spec["required"], **spec["optional"]}.items():
+        reader = _READERS.get(kind)
+        if reader is None:
+            continue
+        value = reader(transcript)
+        if value is not None:
+            out[name] = value
+        elif name in spec["optional"]:
+            out.pop(name, None)  # a time or date the words never say is the model's invention
+    return out
+
+
+def parse_model_output(text: str, transcript: str | None = None) -> tuple[str, dict]:
+    """Parse '{"intent": ..., "slots": {...}}' as the LLM writes it; anything else is unknown.
+    With the transcript the LLM read, value slots are read from its words (fill_from_transcript)."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         return UNKNOWN, {}
@@ -81,4 +112,7 @@ def parse_model_output(text: str) -> tuple[str, dict]:
         return UNKNOWN, {}
     if not isinstance(obj, dict):
         return UNKNOWN, {}
-    return validate(obj.get("intent"), obj.get("slots", {}))
+    slots = obj.get("slots", {})
+    if transcript:
+        slots = fill_from_transcript(obj.get("intent"), slots, transcript)
+    return validate(obj.get("intent"), slots)

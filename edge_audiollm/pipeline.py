@@ -66,6 +66,9 @@ class Pipeline:
         # read (a cascade: on voices unlike the training ones, CTC + word LM reads far better
         # than the LLM hears, and the LLM learned the task from text first).
         self.understand_input = m.get("understand_input", "audio")
+        # Value slots (times, durations, numbers, sums, dates) read from the transcript's words
+        # rather than the LLM's arithmetic; a bundle may turn it off to measure the LLM alone.
+        self.read_values = bool(m.get("slot_values_from_transcript", True))
         if self.understand_input not in ("audio", "ctc_text"):
             raise BundleError(f"bundle {bundle.name!r}: understand_input must be 'audio' or 'ctc_text', "
                               f"not {self.understand_input!r}")
@@ -186,7 +189,8 @@ class Pipeline:
     def decode_states(self, hidden: np.ndarray, log_probs: np.ndarray | None, audio_seconds: float, task: str,
                       use_llm: bool, timings: dict) -> tuple[str, str | None, str, float | None]:
         """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s);
-        text is what the LLM wrote, or for `understand` from ctc_text the words it read. Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
+        text is what the LLM wrote, or for `understand` the CTC path's words (when the LLM reads them
+        or slot values are read from them). Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
         encoder (bench/tradeoff.py) run the encoder once and call this per bundle."""
         text, ctc_text, raw, rate = "", None, "", None
         if log_probs is not None and self.ctc_vocab is not None:
@@ -199,14 +203,21 @@ class Pipeline:
         # gave "e" for 10 s); no command or sentence is that short.
         heard_nothing = (ctc_text is not None and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
                          and sum(c.isalpha() for c in ctc_text) < _MIN_CTC_LETTERS)
-        if use_llm and not heard_nothing and task == "understand" and self.understand_input == "ctc_text":
-            t0 = time.perf_counter()
-            text = self.ctc_beam_text(log_probs)
-            timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
-            if text:
-                ids = self.vocab.encode(text)
-                rate = len(ids) / audio_seconds
-                raw, t = self.generate_text(self.embeddings[ids], task, audio_seconds)
+        if use_llm and not heard_nothing and task == "understand":
+            # The CTC path's words: what the LLM reads (ctc_text) and where slot values are read from.
+            if log_probs is not None and (self.understand_input == "ctc_text" or self.read_values):
+                t0 = time.perf_counter()
+                text = self.ctc_beam_text(log_probs)
+                timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+            if self.understand_input == "ctc_text":
+                embeds = self.embeddings[self.vocab.encode(text)] if text else None
+            else:
+                t0 = time.perf_counter()
+                embeds = self.adapt(hidden, log_probs)
+                timings["adapter"] = (time.perf_counter() - t0) * 1e3
+            if embeds is not None:
+                rate = embeds.shape[0] / audio_seconds
+                raw, t = self.generate_text(embeds, task, audio_seconds)
                 timings.update(t)
         elif use_llm and not heard_nothing:
             t0 = time.perf_counter()
@@ -246,11 +257,9 @@ class Pipeline:
         if task == "transcribe":
             return TranscriptionResult(text=text, **common)
         t0 = time.perf_counter()
-        intent, slots = intents.parse_model_output(raw)
-        if self.understand_input == "ctc_text":
-            spoken = text  # the words the LLM read
-        else:
-            spoken = raw[: raw.find("{")].strip() if "{" in raw else raw.strip()
+        # text: the CTC path's words, when understand read them (its input, or its slot values)
+        spoken = text or (raw[: raw.find("{")].strip() if "{" in raw else raw.strip())
+        intent, slots = intents.parse_model_output(raw, transcript=text if self.read_values else None)
         timings["intent_parse"] = (time.perf_counter() - t0) * 1e3
         return UnderstandingResult(
             text=spoken or (ctc_text or ""), intent=intent, slots=slots, raw_output=raw, **common

@@ -118,14 +118,26 @@ def test_understand_reads_the_words_the_ctc_path_read(pipe):
     assert u.raw_output.startswith('{"intent":"set_alarm"')
 
 
-def test_an_unknown_understand_input_is_refused(tmp_path):
+def _default_with(tmp_path, **changes) -> Path:
     import shutil
-
-    from edge_audiollm.errors import BundleError
 
     copy = tmp_path / "bundle"
     shutil.copytree(BUNDLES_DIR / "default", copy)
     m = json.loads((copy / "manifest.json").read_text())
-    (copy / "manifest.json").write_text(json.dumps({**m, "understand_input": "telepathy"}))
+    (copy / "manifest.json").write_text(json.dumps({**m, **changes}))
+    return copy
+
+
+def test_an_unknown_understand_input_is_refused(tmp_path):
+    from edge_audiollm.errors import BundleError
+
     with pytest.raises(BundleError, match="understand_input must be 'audio' or 'ctc_text'"):
-        Pipeline.load(copy)
+        Pipeline.load(_default_with(tmp_path, understand_input="telepathy"))
+
+
+def test_understand_from_audio_still_reads_values_from_the_ctc_words(tmp_path, pipe):
+    audio = Pipeline.load(_default_with(tmp_path, understand_input="audio"))
+    u = audio.understand(EXAMPLE)
+    assert u.text == pipe.transcribe(EXAMPLE, decoder="ctc").text  # the words the time was read from
+    assert (u.intent, u.slots) == ("set_alarm", {"time": "07:30"})
+    assert u.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the LLM heard the adapter's vectors
