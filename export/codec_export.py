@@ -14,6 +14,7 @@ Decoder: codes (k, frames) int64 with 1 <= k <= n_codebooks -> waveform (1, fram
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ ENCODER_FILE = "codec_encoder.onnx"
 DECODER_FILE = "codec_decoder.onnx"
 PARITY_FRAMES = (1, 7, 40)  # a traced length baked into a reshape only shows at another length
 MIN_CODE_AGREEMENT = 0.99  # argmin may flip on a near tie between float paths; anything more is a bug
+# float16 weights round at 2^-11 relative: outputs move by ~1e-3 of their scale, never by 1e-2
+FP16_ATOL = 1e-2
 
 
 class EncoderGraph(nn.Module):
@@ -99,21 +102,14 @@ def export_codec(codec: Codec, out_dir: Path, *, atol: float = 1e-4) -> CodecPar
     cfg = codec.cfg
     frames = torch.export.Dim("frames", min=1, max=1 << 20)
     codebooks = torch.export.Dim("codebooks", min=1, max=cfg.n_codebooks)
-    enc = export_onnx(EncoderGraph(codec), (_speechlike(4 * cfg.hop_samples, 0),), out_dir / ENCODER_FILE,
-                      input_names=["waveform"], output_names=["codes", "latent"],
-                      dynamic_shapes={"waveform": {1: frames * cfg.hop_samples}})
+    export_onnx(EncoderGraph(codec), (_speechlike(4 * cfg.hop_samples, 0),), out_dir / ENCODER_FILE,
+                input_names=["waveform"], output_names=["codes", "latent"],
+                dynamic_shapes={"waveform": {1: frames * cfg.hop_samples}})
     example_codes = torch.randint(cfg.codebook_size, (cfg.n_codebooks, 5))
-    dec = export_onnx(DecoderGraph(codec), (example_codes,), out_dir / DECODER_FILE,
-                      input_names=["codes"], output_names=["waveform"],
-                      dynamic_shapes={"codes": {0: codebooks, 1: frames}})
-    latent_diff, agreement = _check_encoder(codec, enc, PARITY_FRAMES, atol)
-    g = torch.Generator().manual_seed(0)
-    dec_report = check_parity(
-        DecoderGraph(codec), dec,
-        # every codebook count, at every length: the decoder must serve each prefix of the codes
-        lambda n: (torch.randint(cfg.codebook_size, (1 + n % cfg.n_codebooks, n), generator=g),),
-        [n + k for n in PARITY_FRAMES for k in range(cfg.n_codebooks)], atol=atol)
-    return CodecParity(dec_report.max_abs_diff, latent_diff, agreement, PARITY_FRAMES)
+    export_onnx(DecoderGraph(codec), (example_codes,), out_dir / DECODER_FILE,
+                input_names=["codes"], output_names=["waveform"],
+                dynamic_shapes={"codes": {0: codebooks, 1: frames}})
+    return check_stored_codec(codec, out_dir, atol)
 
 
 def codec_manifest(codec: Codec, parity: CodecParity, *, name: str, training: dict) -> dict:
@@ -141,13 +137,37 @@ def codec_manifest(codec: Codec, parity: CodecParity, *, name: str, training: di
 
 
 def build_codec_bundle(codec: Codec, out_dir: Path, *, name: str = "codec", training: dict | None = None,
-                       overwrite: bool = False) -> Path:
+                       overwrite: bool = False, fp16_weights: bool = True) -> Path:
+    """fp16_weights: store the weights as float16 (half the bytes, float32 compute; parity is
+    checked again on the stored graphs, against the same torch model)."""
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         parity = export_codec(codec, t)
+        labels = {n: "fp32" for n in (ENCODER_FILE, DECODER_FILE)}
+        if fp16_weights:
+            from .quantize import quantize_graph
+
+            (t / "fp16").mkdir()
+            for n in labels:
+                labels[n] = quantize_graph(t / n, t / "fp16" / n, "fp16-weights")
+                shutil.move(t / "fp16" / n, t / n)
+            parity = check_stored_codec(codec, t)
         manifest = codec_manifest(codec, parity, name=name, training=training or {})
-        files = {n: t / n for n in (ENCODER_FILE, DECODER_FILE)}
-        return write_bundle(out_dir, manifest, files, {n: "fp32" for n in files}, overwrite=overwrite)
+        files = {n: t / n for n in labels}
+        return write_bundle(out_dir, manifest, files, labels, overwrite=overwrite)
+
+
+def check_stored_codec(codec: Codec, folder: Path, atol: float = FP16_ATOL) -> CodecParity:
+    """Both graphs in `folder` against torch, at every parity length; the decoder at every codebook
+    count too (it must serve each prefix of the codes)."""
+    cfg = codec.cfg
+    latent_diff, agreement = _check_encoder(codec, folder / ENCODER_FILE, PARITY_FRAMES, atol)
+    g = torch.Generator().manual_seed(0)
+    dec = check_parity(
+        DecoderGraph(codec), folder / DECODER_FILE,
+        lambda n: (torch.randint(cfg.codebook_size, (1 + n % cfg.n_codebooks, n), generator=g),),
+        [n + k for n in PARITY_FRAMES for k in range(cfg.n_codebooks)], atol=atol)
+    return CodecParity(dec.max_abs_diff, latent_diff, agreement, PARITY_FRAMES)
 
 
 def main() -> None:

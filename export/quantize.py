@@ -8,6 +8,9 @@
   int4          onnxruntime's MatMulNBits: 4-bit block-wise weights (block 32, symmetric) for
                 the MatMuls of the LLM graphs; a quarter of int8's weight bytes, the usual
                 choice for LLM weights on small boards
+  fp16-weights  float weights stored as float16 and cast back to float32 where they enter the
+                graph (ONNX Runtime folds the casts at load), so the file halves and the compute
+                stays float32: for convolutional graphs such as the codec's, which int8 hurts
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from .export_whisper_encoder import QuantizeOptions, quantize_encoder_int8
 
 OPTIMUM_TARGETS = ("avx512_vnni", "avx512", "avx2", "arm64")
-METHODS = ("int8", "int4", *(f"optimum-{t}" for t in OPTIMUM_TARGETS))
+METHODS = ("int8", "int4", "fp16-weights", *(f"optimum-{t}" for t in OPTIMUM_TARGETS))
 
 
 def quantize_graph(src: Path, dst: Path, method: str, *, keep_conv_float: bool = True) -> str:
@@ -31,6 +34,8 @@ def quantize_graph(src: Path, dst: Path, method: str, *, keep_conv_float: bool =
         return _optimum(src, dst, method.removeprefix("optimum-"), keep_conv_float)
     if method == "int4":
         return _matmul_nbits(src, dst)
+    if method == "fp16-weights":
+        return _fp16_weights(src, dst)
     raise ValueError(f"unknown quantization {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -50,6 +55,32 @@ def _optimum(src: Path, dst: Path, target: str, keep_conv_float: bool) -> str:
         out = ORTQuantizer.from_pretrained(work, file_name="model.onnx").quantize(config, Path(tmp) / "out")
         shutil.copyfile(Path(out) / "model_quantized.onnx", dst)
     return f"int8-dynamic-optimum-{target}"
+
+
+def _fp16_weights(src: Path, dst: Path, min_elements: int = 256) -> str:
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    casts, keep = [], []
+    for init in graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= min_elements:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+            keep.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                          name=init.name + "__to_fp32"))
+        else:
+            keep.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = casts + list(graph.node)  # the casts first: the graph stays topologically sorted
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return "fp16-weights"
 
 
 def _matmul_nbits(src: Path, dst: Path, block_size: int = 32) -> str:

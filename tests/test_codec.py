@@ -168,9 +168,20 @@ def test_bundle_manifest_and_parity(bundle):
     assert set(m["files"]) == {"codec_encoder.onnx", "codec_decoder.onnx"}
     for name, entry in m["files"].items():
         assert entry["sha256"] == sha256_file(bundle / name)
-    parity = m["metrics"]["parity"]
-    assert parity["decoder_max_abs_diff"] < 1e-4 and parity["latent_max_abs_diff"] < 1e-4
+    parity = m["metrics"]["parity"]  # of the stored (float16-weight) graphs against torch
+    assert parity["decoder_max_abs_diff"] < 1e-2 and parity["latent_max_abs_diff"] < 1e-2
     assert parity["code_agreement"] >= 0.99
+
+
+def test_bundle_stores_weights_as_float16_and_computes_in_float32(bundle):
+    import onnx
+
+    for name in ("codec_encoder.onnx", "codec_decoder.onnx"):
+        assert json.loads((bundle / "manifest.json").read_text())["files"][name]["quantization"] == "fp16-weights"
+        g = onnx.load(str(bundle / name)).graph
+        big = [i for i in g.initializer if np.prod(i.dims) >= 256]
+        assert big and all(i.data_type == onnx.TensorProto.FLOAT16 for i in big), name
+        assert g.output[-1].type.tensor_type.elem_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64)
 
 
 def test_encode_decode_round_trip(codec, speech_16k, speech_wav):
