@@ -415,6 +415,14 @@ def test_unk_offset_makes_the_lexicon_win_and_is_scored_exactly():
                                         abs=1e-9)
 
 
+def test_hotwords_join_the_lexicon():
+    lm = ArpaLM.from_string(_CARDS_ARPA.replace("clubs", "spades"))  # "clubs" is outside the LM now
+    lp = _clobs(np.random.default_rng(16))
+    opts = BeamOptions(lm_weight=1.0, word_bonus=0.0, unk_offset=-5.0, hotword_weight=1.0)
+    best = ctc.prefix_beam_search(lp, 8, vocab=CHARS, lm=lm, hotwords=["clubs"], options=opts)[0]
+    assert best.text == "ten of clubs" and best.oov_words == 0 and best.hotword_score == pytest.approx(1.0)
+
+
 def test_unk_offset_needs_an_lm_and_must_be_a_penalty():
     lp = _clobs(np.random.default_rng(15))
     alone = ctc.prefix_beam_search(lp, 8, vocab=CHARS, options=BeamOptions(unk_offset=-5.0))

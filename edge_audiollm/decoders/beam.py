@@ -86,6 +86,11 @@ class _Scorer:
         self.bonus = opts.word_bonus if lm is not None else 0.0
         # The lexicon: only with an LM (its unigrams) and a penalty to apply.
         self.lexicon = lm.lexicon() if lm is not None and opts.unk_offset < 0 else None
+        if self.lexicon is not None and booster is not None and booster.words - self.lexicon[0]:
+            # a hotword is a word the user says exists, whatever the LM's vocabulary
+            extra = booster.words - self.lexicon[0]
+            self.lexicon = (self.lexicon[0] | extra,
+                            self.lexicon[1] | {w[:i] for w in extra for i in range(1, len(w) + 1)})
         self._oov_rows: dict = {}
 
     def root(self) -> _Text:

@@ -23,6 +23,7 @@ class HotwordBooster:
             hotwords = [hotwords]
         items = hotwords.items() if isinstance(hotwords, dict) else ((h, weight) for h in hotwords)
         self.vocab = vocab
+        self.words: set[str] = set()  # every word of every phrase: the beam's lexicon must allow them
         self.children: list[dict] = [{}]
         self.depth = [0]
         self.terminal: list[float | None] = [None]
@@ -34,6 +35,7 @@ class HotwordBooster:
             if not np.isfinite(w):
                 raise DecoderError(f"hotword {phrase!r} has a non-finite weight {w}")
             text = " ".join(phrase.split())
+            self.words.update(text.split())
             node = ROOT
             for k, ch in enumerate(text):
                 nxt = self.children[node].get(ch)
