@@ -187,11 +187,14 @@ class Pipeline:
         return self.vocab.decode(gen.token_ids), gen.timings_ms
 
     def decode_states(self, hidden: np.ndarray, log_probs: np.ndarray | None, audio_seconds: float, task: str,
-                      use_llm: bool, timings: dict) -> tuple[str, str | None, str, float | None]:
+                      use_llm: bool, timings: dict, *, understand_input: str | None = None
+                      ) -> tuple[str, str | None, str, float | None]:
         """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s);
         text is what the LLM wrote, or for `understand` the CTC path's words (when the LLM reads them
         or slot values are read from them). Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
-        encoder (bench/tradeoff.py) run the encoder once and call this per bundle."""
+        encoder (bench/tradeoff.py) run the encoder once and call this per bundle; they pass
+        understand_input="audio" to measure what the LLM hears through each adapter."""
+        source = understand_input or self.understand_input
         text, ctc_text, raw, rate = "", None, "", None
         if log_probs is not None and self.ctc_vocab is not None:
             t0 = time.perf_counter()
@@ -205,11 +208,11 @@ class Pipeline:
                          and sum(c.isalpha() for c in ctc_text) < _MIN_CTC_LETTERS)
         if use_llm and not heard_nothing and task == "understand":
             # The CTC path's words: what the LLM reads (ctc_text) and where slot values are read from.
-            if log_probs is not None and (self.understand_input == "ctc_text" or self.read_values):
+            if log_probs is not None and (source == "ctc_text" or (self.read_values and understand_input is None)):
                 t0 = time.perf_counter()
                 text = self.ctc_beam_text(log_probs)
                 timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
-            if self.understand_input == "ctc_text":
+            if source == "ctc_text":
                 embeds = self.embeddings[self.vocab.encode(text)] if text else None
             else:
                 t0 = time.perf_counter()

@@ -123,7 +123,8 @@ def _measure_set(p, encoded) -> dict:
         compute_ms += sum(t.get(s, 0.0) for s in STAGES)
         audio_s += seconds
         if it.intent is not None:
-            _, _, raw, _ = p.decode_states(hidden, log_probs, seconds, "understand", True, {})
+            # the LLM on the adapter's vectors, its own values: what each rate lets it hear
+            _, _, raw, _ = p.decode_states(hidden, log_probs, seconds, "understand", True, {}, understand_input="audio")
             intent, slots = intents.parse_model_output(raw)
             gold = it.slot_dict if it.intent != intents.UNKNOWN else {}
             n_cmd += 1

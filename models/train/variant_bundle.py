@@ -48,6 +48,7 @@ def build_variant_bundle(out_dir: Path, *, base: Path, name: str, adapter, lm, q
                         f"adapter + small LLM (LoRA), trained on synthetic speech",
             adapter={"file": "adapter.onnx", **spec},
             default_decoder="llm",
+            understand_input="audio",  # a variant is measured by what its adapter lets the LLM hear
             training=training,
             metrics={"valid": training.get("valid", {})},
         )
