@@ -145,7 +145,10 @@ class Pipeline:
             log_probs, beam_width=int(spec.get("beam_width", 8)), vocab=self.ctc_vocab, lm=self._ctc_lm(),
             options=BeamOptions(blank=self.ctc_blank, lm_weight=float(spec.get("weight", 0.5)),
                                 word_bonus=float(spec.get("word_bonus", 1.0)),
-                                unk_offset=float(spec.get("unk_offset", 0.0))),
+                                unk_offset=float(spec.get("unk_offset", 0.0)),
+                                token_min_logp=_optional_float(spec.get("token_min_logp")),
+                                beam_prune_logp=_optional_float(spec.get("beam_prune_logp")),
+                                blank_run_logp=_optional_float(spec.get("blank_run_logp"))),
         )
         return " ".join(hyps[0].text.split()) if hyps else ""
 
@@ -267,6 +270,10 @@ class Pipeline:
         return UnderstandingResult(
             text=spoken or (ctc_text or ""), intent=intent, slots=slots, raw_output=raw, **common
         )
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _load_embeddings(path: Path) -> np.ndarray:

@@ -442,6 +442,17 @@ def test_pruning_options_keep_the_answer_on_peaky_input():
     assert fast.timesteps == exact.timesteps
 
 
+def test_blank_runs_collapse_without_changing_the_answer():
+    lp, frames = synth_ctc("hello all", 90, np.random.default_rng(17))  # "ll" twice: repeats across blanks
+    exact = ctc.prefix_beam_search(lp, 8, vocab=CHARS)[0]
+    fast = ctc.prefix_beam_search(lp, 8, vocab=CHARS, options=BeamOptions(blank_run_logp=math.log(0.999)))[0]
+    assert fast.text == exact.text == "hello all"
+    assert fast.timesteps == exact.timesteps  # in the caller's frames
+    assert fast.score == pytest.approx(exact.score, abs=1e-2)
+    with pytest.raises(DecoderError, match="blank_run_logp"):
+        BeamOptions(blank_run_logp=float("nan"))
+
+
 def test_arpa_reader_errors(tmp_path):
     with pytest.raises(DecoderError, match="not an ARPA"):
         ArpaLM.from_string("hello\n")

@@ -18,7 +18,7 @@ as the beam has kept the paths (exact when the beam holds every prefix).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,6 +39,10 @@ class BeamOptions:
     hotword_weight: float = 10.0  # per hotword, unless hotwords is a {phrase: weight} dict
     unk_offset: float = 0.0  # added per word (or partial word) outside the LM's vocabulary; <= 0
     token_min_logp: float | None = None  # skip tokens scoring below this at a frame (speed; inexact)
+    # Drop a frame whose blank log-prob is at least this when the frame before it is such a frame
+    # too: a run of sure blanks is searched as one (speed; inexact by the run's tiny non-blank mass).
+    # One blank of each run stays, so a letter repeated across it is still two letters.
+    blank_run_logp: float | None = None
     beam_prune_logp: float | None = None  # drop beams this far below the best (speed; inexact)
 
     def __post_init__(self):
@@ -47,7 +51,7 @@ class BeamOptions:
                 raise DecoderError(f"BeamOptions.{name} must be finite")
         if self.unk_offset > 0:
             raise DecoderError(f"BeamOptions.unk_offset is a penalty: use a value <= 0, not {self.unk_offset}")
-        for name in ("token_min_logp", "beam_prune_logp"):
+        for name in ("token_min_logp", "beam_prune_logp", "blank_run_logp"):
             v = getattr(self, name)
             if v is not None and math.isnan(v):
                 raise DecoderError(f"BeamOptions.{name} must be a number or None, not NaN")
@@ -88,10 +92,13 @@ class _Scorer:
         self.lexicon = lm.lexicon() if lm is not None and opts.unk_offset < 0 else None
         if self.lexicon is not None and booster is not None and booster.words - self.lexicon[0]:
             # a hotword is a word the user says exists, whatever the LM's vocabulary
-            extra = booster.words - self.lexicon[0]
-            self.lexicon = (self.lexicon[0] | extra,
-                            self.lexicon[1] | {w[:i] for w in extra for i in range(1, len(w) + 1)})
+            from .arpa import Prefixes
+
+            words = self.lexicon[0] | booster.words
+            self.lexicon = (words, Prefixes(sorted(words)))
         self._oov_rows: dict = {}
+        if self.lexicon is not None and (booster is None or booster.words <= self.lexicon[0]):
+            self._oov_rows = lm.memo(("oov_rows", vocab.chars, vocab.boundary, opts.unk_offset))
 
     def root(self) -> _Text:
         return _Text("", self.lm.begin_state() if self.lm else (), 0.0, 0, ROOT, 0.0, 0.0)
@@ -113,6 +120,7 @@ class _Scorer:
                     row[c] += self.opts.unk_offset  # and starts one no word starts with
             elif ch and inside and partial + ch not in prefixes:
                 row[c] = self.opts.unk_offset
+        row.flags.writeable = False  # shared by every search on this LM
         if len(self._oov_rows) < 100_000:
             self._oov_rows[partial] = row
         return row
@@ -206,7 +214,15 @@ def prefix_beam_search(log_probs, beam_width: int = 8, vocab=None, lm=None, hotw
         lm = ArpaLM.from_file(lm)
     booster = HotwordBooster(hotwords, voc, opts.hotword_weight) if hotwords else None
     scorer = _Scorer(V, voc, lm, booster, opts)
-    return _search(lp, int(beam_width), blank, scorer, opts)
+    frames = None
+    if opts.blank_run_logp is not None and T > 1:
+        sure = lp[:, blank] >= opts.blank_run_logp
+        frames = np.flatnonzero(~(sure & np.concatenate([[False], sure[:-1]])))
+        lp = lp[frames]
+    hyps = _search(lp, int(beam_width), blank, scorer, opts)
+    if frames is not None:  # timesteps in the caller's frames
+        hyps = [replace(h, timesteps=[int(frames[t]) for t in h.timesteps]) for h in hyps]
+    return hyps
 
 
 def _search(lp, W, blank, scorer, opts):

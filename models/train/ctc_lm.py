@@ -26,6 +26,10 @@ BONUSES = (1.0, 2.5, 4.0, 6.0)
 # from 56% to 45%.
 UNK_OFFSETS = (0.0, -10.0, -20.0)
 TUNE_BEAM = 16  # the grid runs at this width; the pick is then checked at the deployed width
+# Pruning the bundle's beam runs with: skip tokens under e^-12 at a frame, beams 20 nats behind the
+# best, and runs of frames with p(blank) >= 0.999 searched as one. On 2026-12-01 it left WER
+# unchanged on valid, held-out and real speech and took about 40% off the search's time.
+PRUNING = {"token_min_logp": -12.0, "beam_prune_logp": 20.0, "blank_run_logp": -0.0010005}
 
 
 def build_lm(texts: list[str], path: Path, order: int = 3, min_count_top: int = 3, min_count_mid: int = 2) -> Path:

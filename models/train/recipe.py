@@ -32,7 +32,7 @@ from models.tokenizer import Tokenizer, intent_target, train_tokenizer
 from . import checkpoints
 from .build_bundle import build_default_bundle
 from .corpus import Utterance, read_split
-from .ctc_lm import build_lm, grid_key, tune
+from .ctc_lm import PRUNING, build_lm, grid_key, tune
 from .encode_cache import encode_split, load_states
 from .evaluate import evaluate, understand_from_texts
 from .examples import LMExample, targets_for
@@ -220,7 +220,7 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
         ctc_head=head, adapter=adapter, lm=lm, tok=tok, training=training, metrics=metrics,
         quantize=cfg.quantize, sources=[prov.to_manifest()], overwrite=overwrite, log=log,
         ctc_lm={"file": lm_path, "weight": ctc_lm["weight"], "word_bonus": ctc_lm["word_bonus"],
-                "unk_offset": ctc_lm["unk_offset"], "beam_width": ctc_lm["beam_width"]},
+                "unk_offset": ctc_lm["unk_offset"], "beam_width": ctc_lm["beam_width"], **PRUNING},
         default_decoder=default_decoder, understand_input=understand_input,
     )
     return metrics
