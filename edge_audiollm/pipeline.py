@@ -193,10 +193,10 @@ class Pipeline:
                       use_llm: bool, timings: dict, *, understand_input: str | None = None
                       ) -> tuple[str, str | None, str, float | None]:
         """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s);
-        text is what the LLM wrote, or for `understand` the CTC path's words (when the LLM reads them
-        or slot values are read from them). Stage times (ms) are added to `timings`. Benchmarks that compare bundles sharing one
-        encoder (bench/tradeoff.py) run the encoder once and call this per bundle; they pass
-        understand_input="audio" to measure what the LLM hears through each adapter."""
+        text is the transcript, or for `understand` the CTC path's words (when the LLM reads them
+        or slot values are read from them). Stage times (ms) are added to `timings`. Benchmarks
+        that compare bundles sharing one encoder (bench/tradeoff.py) run the encoder once and
+        call this per bundle, with understand_input="audio": what the LLM hears through each adapter."""
         source = understand_input or self.understand_input
         text, ctc_text, raw, rate = "", None, "", None
         if log_probs is not None and self.ctc_vocab is not None:
@@ -209,13 +209,14 @@ class Pipeline:
         # gave "e" for 10 s); no command or sentence is that short.
         heard_nothing = (ctc_text is not None and self.bundle.manifest.get("skip_llm_without_ctc_text", True)
                          and sum(c.isalpha() for c in ctc_text) < _MIN_CTC_LETTERS)
-        if use_llm and not heard_nothing and task == "understand":
-            # The CTC path's words: what the LLM reads (ctc_text) and where slot values are read from.
-            if log_probs is not None and (source == "ctc_text" or (self.read_values and understand_input is None)):
-                t0 = time.perf_counter()
-                text = self.ctc_beam_text(log_probs)
-                timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
-            if source == "ctc_text":
+        if use_llm and not heard_nothing:
+            # understand: the CTC path's words are what the LLM reads (ctc_text) and where slot
+            # values are read from; benches measuring the adapter (understand_input given) skip them
+            words_needed = task == "understand" and (
+                source == "ctc_text" or (self.read_values and understand_input is None))
+            if words_needed and log_probs is not None:
+                text = self._timed_beam_text(log_probs, timings)
+            if task == "understand" and source == "ctc_text":
                 embeds = self.embeddings[self.vocab.encode(text)] if text else None
             else:
                 t0 = time.perf_counter()
@@ -225,19 +226,17 @@ class Pipeline:
                 rate = embeds.shape[0] / audio_seconds
                 raw, t = self.generate_text(embeds, task, audio_seconds)
                 timings.update(t)
-        elif use_llm and not heard_nothing:
-            t0 = time.perf_counter()
-            embeds = self.adapt(hidden, log_probs)
-            timings["adapter"] = (time.perf_counter() - t0) * 1e3
-            rate = embeds.shape[0] / audio_seconds
-            raw, t = self.generate_text(embeds, task, audio_seconds)
-            timings.update(t)
-            text = raw
+            if task == "transcribe":
+                text = raw
         elif not use_llm and log_probs is not None and not heard_nothing:
-            t0 = time.perf_counter()
-            text = self.ctc_beam_text(log_probs)
-            timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+            text = self._timed_beam_text(log_probs, timings)
         return text, ctc_text, raw, rate
+
+    def _timed_beam_text(self, log_probs: np.ndarray, timings: dict) -> str:
+        t0 = time.perf_counter()
+        text = self.ctc_beam_text(log_probs)
+        timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
+        return text
 
     # ------------------------------------------------------------------ the path
     def _run(self, audio: AudioSource, sample_rate: int | None, *, task: str, decoder: str):
