@@ -33,6 +33,9 @@ ENCODER_FILE = "codec_encoder.onnx"
 DECODER_FILE = "codec_decoder.onnx"
 PARITY_FRAMES = (1, 7, 40)  # a traced length baked into a reshape only shows at another length
 MIN_CODE_AGREEMENT = 0.99  # argmin may flip on a near tie between float paths; anything more is a bug
+# over all codebooks: a flip at one level changes the residual every later level quantises, so a
+# trained 8-level RVQ agreed on 97.9% of codes at 2.5e-4 relative latent difference
+MIN_ALL_CODES_AGREEMENT = 0.95
 # float16 weights round at 2^-11 relative: outputs move by ~1e-3 of their scale, never by 1e-2
 FP16_ATOL = 1e-2
 
@@ -75,7 +78,7 @@ def _speechlike(n_samples: int, seed: int) -> torch.Tensor:
 
 def _check_encoder(codec: Codec, path: Path, frames: tuple[int, ...], atol: float) -> tuple[float, float]:
     session = make_session(path, ["cpu"], threads=1)
-    worst, equal, total = 0.0, 0, 0
+    worst, equal, total, first_equal, first_total = 0.0, 0, 0, 0, 0
     for n in frames:
         x = _speechlike(n * codec.cfg.hop_samples, seed=n)
         with torch.no_grad():
@@ -89,10 +92,12 @@ def _check_encoder(codec: Codec, path: Path, frames: tuple[int, ...], atol: floa
         worst = max(worst, float(np.max(np.abs(got_latent - latent.numpy()))) / scale)
         equal += int((got_codes == codes.numpy()).sum())
         total += codes.numel()
-    agreement = equal / total
-    if worst > atol or agreement < MIN_CODE_AGREEMENT:
-        raise ParityError(f"{path.name}: latent differs by {worst:.3g} of its scale (> {atol}) "
-                          f"or only {agreement:.1%} of codes agree")
+        first_equal += int((got_codes[0] == codes.numpy()[0]).sum())
+        first_total += codes.shape[1]
+    agreement, first = equal / total, first_equal / first_total
+    if worst > atol or first < MIN_CODE_AGREEMENT or agreement < MIN_ALL_CODES_AGREEMENT:
+        raise ParityError(f"{path.name}: latent differs by {worst:.3g} of its scale (> {atol}), or only "
+                          f"{first:.1%} of first-codebook codes / {agreement:.1%} of all codes agree")
     return worst, agreement
 
 
