@@ -111,7 +111,7 @@ def clock_time(text: str) -> str | None:
     """The first clock time spoken, as 'HH:MM' (canonical_forms: am/pm words decide the half of
     the day; without one the spoken hour stays): 'quarter to five in the afternoon' -> '16:45'."""
     w = _words(text)
-    for k, t in enumerate(w):
+    for t in w:
         if t in ("noon", "midday"):
             return "12:00"
         if t == "midnight":
@@ -139,19 +139,15 @@ def _clock_at(w: list[str], i: int):
     if n is None:
         return None
     value, j = n
-    if j < len(w) and w[j] == "minutes":
-        j += 1  # "ten minutes past six"
-    if j + 1 < len(w) and w[j] in ("past", "to") and 0 < value <= 30:
+    k = j + 1 if j < len(w) and w[j] == "minutes" else j  # "ten minutes past six"
+    if k + 1 < len(w) and w[k] in ("past", "to") and 0 < value <= 30:
         # "ten to five" needs a clock cue ("at ten to five", "... a m"): "from five to six" is no time
         cue = i > 0 and w[i - 1] in ("at", "for", "until", "by")
-        got = _relative(w, value, w[j], j + 1)
-        if got is not None and (w[j] == "past" or cue or _half_day(w, got[1])):
+        got = _relative(w, value, w[k], k + 1)
+        if got is not None and (w[k] == "past" or cue or _half_day(w, got[1])):
             return got
-    if n[1] < len(w) and w[n[1]] == "minutes":
-        return None
-    j = n[1]
-    if not 1 <= value <= 12 or read_number(w, i) is None or _is_part_of_number(w, i):
-        return None
+    if k != j or not 1 <= value <= 12 or _is_part_of_number(w, i):
+        return None  # "ten minutes" alone is a duration
     if j < len(w) and w[j] == "o'clock":
         return (value, 0), j + 1
     if j + 1 < len(w) and w[j] == "oh":
