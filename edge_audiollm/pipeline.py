@@ -69,6 +69,9 @@ class Pipeline:
         # Value slots (times, durations, numbers, sums, dates) read from the transcript's words
         # rather than the LLM's arithmetic; a bundle may turn it off to measure the LLM alone.
         self.read_values = bool(m.get("slot_values_from_transcript", True))
+        # When the LLM reading the words answers "unknown", ask it again with the audio: at 10 dB
+        # the CTC words fail where the adapter's vectors still carry the command.
+        self.audio_fallback = m.get("understand_fallback") == "audio"
         if self.understand_input not in ("audio", "ctc_text"):
             raise BundleError(f"bundle {bundle.name!r}: understand_input must be 'audio' or 'ctc_text', "
                               f"not {self.understand_input!r}")
@@ -226,6 +229,16 @@ class Pipeline:
                 rate = embeds.shape[0] / audio_seconds
                 raw, t = self.generate_text(embeds, task, audio_seconds)
                 timings.update(t)
+            if (task == "understand" and source == "ctc_text" and understand_input is None
+                    and self.audio_fallback
+                    and intents.parse_model_output(raw, text if self.read_values else None)[0] == intents.UNKNOWN):
+                # the words did not parse as a command: listen to the adapter's vectors instead
+                t0 = time.perf_counter()
+                embeds = self.adapt(hidden, log_probs)
+                timings["adapter"] = (time.perf_counter() - t0) * 1e3
+                rate = embeds.shape[0] / audio_seconds
+                raw, t = self.generate_text(embeds, task, audio_seconds)
+                timings.update({f"fallback_{k}": v for k, v in t.items()})
             if task == "transcribe":
                 text = raw
         elif not use_llm and log_probs is not None and not heard_nothing:

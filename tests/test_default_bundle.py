@@ -141,3 +141,22 @@ def test_understand_from_audio_still_reads_values_from_the_ctc_words(tmp_path, p
     assert u.text == pipe.transcribe(EXAMPLE, decoder="ctc").text  # the words the time was read from
     assert (u.intent, u.slots) == ("set_alarm", {"time": "07:30"})
     assert u.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the LLM heard the adapter's vectors
+
+
+def test_understand_listens_to_the_audio_when_the_words_do_not_parse(pipe):
+    from edge_audiollm import intents
+    from espeak import speak  # the one module instance: libespeak-ng holds a single callback
+
+    assert pipe.audio_fallback
+    u = pipe.understand(EXAMPLE)
+    assert "adapter" not in u.timings_ms  # the words parsed: no second LLM run
+    listened = []
+    for text in ("what is time travel", "please tell me a story about dragons"):
+        x, rate = speak(text)
+        u = pipe.understand(x, sample_rate=rate)
+        raw, _ = pipe.generate_text(pipe.embeddings[pipe.vocab.encode(u.text)], "understand", u.audio_seconds)
+        from_words = intents.parse_model_output(raw, u.text)[0]
+        assert ("adapter" in u.timings_ms) == (from_words == "unknown"), text
+        assert u.intent in intents.intent_names()
+        listened.append("adapter" in u.timings_ms)
+    assert any(listened)  # the out-of-domain request read as "unknown" and was heard again
