@@ -421,6 +421,10 @@ def test_hotwords_join_the_lexicon():
     opts = BeamOptions(lm_weight=1.0, word_bonus=0.0, unk_offset=-5.0, hotword_weight=1.0)
     best = ctc.prefix_beam_search(lp, 8, vocab=CHARS, lm=lm, hotwords=["clubs"], options=opts)[0]
     assert best.text == "ten of clubs" and best.oov_words == 0 and best.hotword_score == pytest.approx(1.0)
+    # the widened lexicon stays with that search: the same LM without the hotword still charges "clubs"
+    plain = ctc.prefix_beam_search(lp, 8, vocab=CHARS, lm=lm, options=opts)
+    assert any("clubs" in h.words for h in plain)
+    assert all(h.oov_words == sum(w not in {"ten", "of", "spades"} for w in h.words) for h in plain)
 
 
 def test_unk_offset_needs_an_lm_and_must_be_a_penalty():

@@ -90,14 +90,16 @@ class _Scorer:
         self.bonus = opts.word_bonus if lm is not None else 0.0
         # The lexicon: only with an LM (its unigrams) and a penalty to apply.
         self.lexicon = lm.lexicon() if lm is not None and opts.unk_offset < 0 else None
+        # Rows computed from the LM's own lexicon are shared by every search on it; a search whose
+        # hotwords widen the lexicon keeps its own.
+        self._oov_rows: dict = {}
         if self.lexicon is not None and booster is not None and booster.words - self.lexicon[0]:
             # a hotword is a word the user says exists, whatever the LM's vocabulary
             from .arpa import Prefixes
 
             words = self.lexicon[0] | booster.words
             self.lexicon = (words, Prefixes(sorted(words)))
-        self._oov_rows: dict = {}
-        if self.lexicon is not None and (booster is None or booster.words <= self.lexicon[0]):
+        elif self.lexicon is not None:
             self._oov_rows = lm.memo(("oov_rows", vocab.chars, vocab.boundary, opts.unk_offset))
 
     def root(self) -> _Text:
