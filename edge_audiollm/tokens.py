@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .errors import BundleError
 
@@ -18,6 +17,7 @@ class Vocabulary:
     pieces: tuple[str, ...]
     special_ids: frozenset[int]
     merge_ranks: dict = field(default_factory=dict, compare=False)  # (left, right) -> rank; empty: no encode
+    piece_ids: dict = field(default_factory=dict, compare=False)  # piece -> its first id (encode)
 
     @classmethod
     def from_manifest(cls, llm: dict) -> "Vocabulary":
@@ -31,7 +31,10 @@ class Vocabulary:
         if not isinstance(merges, list) or not all(isinstance(m, list) and len(m) == 2 for m in merges):
             raise BundleError("bundle manifest: llm.merges must be a list of [left, right] piece pairs")
         ranks = {(str(a), str(b)): r for r, (a, b) in enumerate(merges)}
-        return cls(tuple(str(p) for p in pieces), frozenset(special), ranks)
+        ids: dict[str, int] = {}
+        for i, piece in enumerate(pieces):
+            ids.setdefault(str(piece), i)
+        return cls(tuple(str(p) for p in pieces), frozenset(special), ranks, ids)
 
     def __len__(self) -> int:
         return len(self.pieces)
@@ -50,7 +53,7 @@ class Vocabulary:
         if not self.merge_ranks:
             raise BundleError("this bundle's manifest has no llm.merges, so its LLM cannot read text; "
                               "rebuild the bundle with the current recipe")
-        index = self._index()
+        index = self.piece_ids
         ids: list[int] = []
         for word in text.split():
             for piece in self._merge_word(WORD_BOUNDARY + word):
@@ -58,9 +61,6 @@ class Vocabulary:
                     raise BundleError(f"{piece!r} in {text!r} is not in the LLM's vocabulary; normalise the text first")
                 ids.append(index[piece])
         return ids
-
-    def _index(self) -> dict[str, int]:
-        return _piece_index(self.pieces)
 
     def _merge_word(self, word: str) -> list[str]:
         parts = list(word)
@@ -82,10 +82,3 @@ class Vocabulary:
             parts = out
         return parts
 
-
-@lru_cache(maxsize=8)
-def _piece_index(pieces: tuple[str, ...]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, p in enumerate(pieces):
-        index.setdefault(p, i)
-    return index
