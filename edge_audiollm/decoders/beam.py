@@ -269,18 +269,20 @@ def _search(lp, W, blank, scorer, opts):
         ext[rep, colpos[LAST[rep]]] = PB[rep] + lpt[LAST[rep]]
         new_pb = PT + lpt[blank]
         new_pnb = np.where(has_last, PNB + lpt[last_safe], NEG_INF)
-        # merge: extending beam i by c may reproduce beam j; give j that mass instead
+        # merge: extending beam i by c may reproduce beam j; give j that mass instead. Prefix
+        # ids are unique, so no two beams j share one (i, c): the updates are one vector step.
         index = {pid: i for i, pid in enumerate(PID)}
-        for j in range(n):
-            i = index.get(PARENT[j])
-            if i is not None:
-                p = colpos[LAST[j]]
-                if p >= 0:
-                    new_pnb[j] = np.logaddexp(new_pnb[j], ext[i, p])
-                    if ext[i, p] > TSC[j]:
-                        TSC[j] = ext[i, p]
-                        TIMES[j] = TIMES[j][:-1] + (t,)
-                    ext[i, p] = NEG_INF
+        parent = np.array([index.get(q, -1) for q in PARENT])
+        pos = colpos[last_safe]
+        js = np.flatnonzero((parent >= 0) & (pos >= 0) & has_last)
+        if js.size:
+            i_s, p_s = parent[js], pos[js]
+            mass = ext[i_s, p_s]
+            new_pnb[js] = np.logaddexp(new_pnb[js], mass)
+            for j in js[mass > TSC[js]].tolist():
+                TIMES[j] = TIMES[j][:-1] + (t,)
+            TSC[js] = np.maximum(TSC[js], mass)
+            ext[i_s, p_s] = NEG_INF
         stay = np.logaddexp(new_pb, new_pnb) + EXTRA
         extend = ext + EXTRA[:, None] + XROW[:, cols]
         pool = np.concatenate([stay, extend.ravel()])
