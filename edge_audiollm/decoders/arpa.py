@@ -208,11 +208,12 @@ class ArpaLM:
             ctx = ctx[1:]
 
     def score_word(self, state: tuple, word: str) -> tuple[float, tuple]:
-        """(log10 p(word | state), next state). Cached: the beam asks the same pairs often."""
-        key = (state, word)
+        """(log10 p(word | state), next state). Cached by word id, not text: the beam asks for
+        partial words at every extension, and most of them are one word, <unk>."""
+        w = self.word_id(word)
+        key = (state, w)
         hit = self._cache.get(key)
         if hit is None:
-            w = self.word_id(word)
             hit = (self._log10p(state, w), (state + (w,))[-(self.order - 1) :] if self.order > 1 else ())
             if len(self._cache) < 200_000:  # bound memory on long sessions (~40 MB at most)
                 self._cache[key] = hit
