@@ -280,6 +280,26 @@ def test_kmeans_initialisation_finds_the_clusters():
     assert int(counts.sum()) == len(x) and c.shape == (8, 4)
 
 
+def test_spectral_losses_floor_digital_silence_under_the_speech(speech_16k):
+    """A decoder noise 40 dB under the speech, in a clip that is half digital silence, costs the STFT
+    loss less than halving the speech's level (with the absolute 1e-5 floor it cost far more:
+    training then turned the whole output down)."""
+    from models.codec.losses import MultiResolutionStft, MultiScaleMel
+
+    torch.manual_seed(0)
+    speech = torch.as_tensor(np.asarray(speech_16k, dtype=np.float32))
+    y = torch.cat([speech, torch.zeros_like(speech)])[None]
+    noisy = y + 1e-2 * float(speech.std()) * torch.randn_like(y)
+    stft, old_stft = MultiResolutionStft(), MultiResolutionStft(floor_db=None)
+    assert float(stft(y, y)) == 0.0
+    assert float(stft(noisy, y)) < float(stft(0.5 * y, y))
+    assert float(old_stft(noisy, y)) > 2 * float(old_stft(0.5 * y, y))  # the failure the floor removes
+    # The mel bands sum a noise's energy across their width, so there the floor only narrows the gap.
+    mel, old_mel = MultiScaleMel(), MultiScaleMel(floor_db=None)
+    ratio = lambda loss: float(loss(noisy, y)) / float(loss(0.5 * y, y))  # noqa: E731
+    assert ratio(mel) < ratio(old_mel) / 3, (ratio(mel), ratio(old_mel))
+
+
 def test_dead_codes_are_restarted_from_the_batch():
     torch.manual_seed(0)
     x = torch.randn(256, 4)

@@ -11,6 +11,13 @@ from torch.nn import functional as F
 from edge_audiollm.features import mel_filterbank
 
 _EPS = 1e-5
+# Log spectra are compared above a floor this far under the reference's loudest bin, per example.
+# An absolute floor (1e-5) made the log terms be decided by the corpus's digital silence (TTS
+# leading and trailing zeros, zero-padded crops: up to half of a file's samples): there a decoder
+# noise 40 dB under the speech cost the STFT loss as much as halving the speech's level (1.19 and
+# 1.13 on train files), which rewards a quiet output over a well-shaped one. Loss values from
+# before this floor (state.json histories) are not comparable with those after it.
+FLOOR_DB = 80.0
 
 
 def _magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
@@ -19,28 +26,40 @@ def _magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     return spec.abs().clamp_min(_EPS)  # (B, F, frames)
 
 
+def _floored_logs(s_hat: torch.Tensor, s: torch.Tensor, floor_db: float | None,
+                  log=torch.log) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logs of two (B, ...) magnitude spectra, both raised to `floor_db` under the loudest bin of
+    the reference `s` (per example; None: the absolute _EPS floor only)."""
+    if floor_db is None:
+        return log(s_hat), log(s)
+    dims = tuple(range(1, s.dim()))
+    floor = (s.detach().amax(dim=dims, keepdim=True) * 10 ** (-floor_db / 20)).clamp_min(_EPS)
+    return log(torch.maximum(s_hat, floor)), log(torch.maximum(s, floor))
+
+
 class MultiResolutionStft(nn.Module):
     """Spectral convergence + L1 of log magnitudes, averaged over FFT sizes (Yamamoto et al.)."""
 
-    def __init__(self, fft_sizes: tuple[int, ...] = (256, 512, 1024, 2048)):
+    def __init__(self, fft_sizes: tuple[int, ...] = (256, 512, 1024, 2048), floor_db: float | None = FLOOR_DB):
         super().__init__()
-        self.fft_sizes = fft_sizes
+        self.fft_sizes, self.floor_db = fft_sizes, floor_db
 
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = y.new_zeros(())
         for n in self.fft_sizes:
             m_hat, m = _magnitude(y_hat, n, n // 4), _magnitude(y, n, n // 4)
             convergence = torch.linalg.norm(m - m_hat) / torch.linalg.norm(m).clamp_min(_EPS)
-            total = total + convergence + F.l1_loss(torch.log(m_hat), torch.log(m))
+            total = total + convergence + F.l1_loss(*_floored_logs(m_hat, m, self.floor_db))
         return total / len(self.fft_sizes)
 
 
 class MultiScaleMel(nn.Module):
     """L1 of log10 mel spectra at several window sizes (DAC's mel loss, without its weights)."""
 
-    def __init__(self, sample_rate: int = 16000, scales: tuple[tuple[int, int], ...] = ((512, 40), (1024, 80), (2048, 120))):
+    def __init__(self, sample_rate: int = 16000, scales: tuple[tuple[int, int], ...] = ((512, 40), (1024, 80), (2048, 120)),
+                 floor_db: float | None = FLOOR_DB):
         super().__init__()
-        self.scales = scales
+        self.scales, self.floor_db = scales, floor_db
         for n_fft, n_mels in scales:
             fb = mel_filterbank(sample_rate, n_fft, n_mels, 0.0, sample_rate / 2)  # the runtime's HTK filterbank
             self.register_buffer(f"fb{n_fft}", torch.from_numpy(np.array(fb, dtype=np.float32)), persistent=False)
@@ -49,8 +68,8 @@ class MultiScaleMel(nn.Module):
         total = y.new_zeros(())
         for n_fft, _ in self.scales:
             fb = getattr(self, f"fb{n_fft}")  # (F, n_mels)
-            mel = lambda x: torch.log10((_magnitude(x, n_fft, n_fft // 4).transpose(1, 2) @ fb).clamp_min(_EPS))  # noqa: E731
-            total = total + F.l1_loss(mel(y_hat), mel(y))
+            mel = lambda x: (_magnitude(x, n_fft, n_fft // 4).transpose(1, 2) @ fb).clamp_min(_EPS)  # noqa: E731
+            total = total + F.l1_loss(*_floored_logs(mel(y_hat), mel(y), self.floor_db, log=torch.log10))
         return total / len(self.scales)
 
 
