@@ -90,7 +90,7 @@ def build_default_bundle(
             "default_decoder": default_decoder,
             "understand_input": understand_input,
             # measured on valid (train voices, 2026-12-01): intent / exact 93.2 / 81.1% with the
-            # fallback against 90.4 / 79.8% without; held-out at 10 dB intent 68.4 -> 74.6%
+            # fallback against 90.4 / 79.8% without; held-out at 10 dB intent 68.4 -> 74.8% (bench/understand.py)
             **({"understand_fallback": "audio"} if understand_input == "ctc_text" else {}),
             **({"ctc_lm": {**ctc_lm, "file": "ctc_lm.arpa.gz"}} if ctc_lm is not None else {}),
             "opset": OPSET,
