@@ -30,6 +30,7 @@ def test_tiny_recipe_builds_a_loadable_bundle_and_resumes(tmp_path, speech_wav):
     lines: list[str] = []
     metrics = run(cfg, log=lines.append)
     assert any(line.startswith("[2] training the CTC head") for line in lines)
+    assert any(line.startswith("[4b] training the LLM on heard words") for line in lines)
     assert 0.0 <= metrics["valid"]["ctc_cer"] and metrics["valid"]["utterances"] > 0
 
     manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())

@@ -9,6 +9,7 @@ Stages (each saves its weights under --ckpt and is skipped when they are there):
   2 ctc             CTC head on the cached states
   3 text            LLM learns transcribe (copy) and understand (parse) from text
   4 audio           strided adapter + LLM on audio prefixes, text kept in the mix
+  4b heard          the LLM learns to understand the CTC beam's words, misheard ones included
   5 bundle          export, int8, manifest -> --out
 """
 
@@ -36,9 +37,13 @@ from .ctc_lm import PRUNING, build_lm, grid_key, tune
 from .encode_cache import encode_split, load_states
 from .evaluate import evaluate, understand_from_texts
 from .examples import LMExample, targets_for
+from .heard import heard_examples, heard_texts
 from .text_pool import extra_texts
 from .train_ctc import train_ctc_head
 from .train_lm import LMTrainOptions, train_lm
+
+
+HEARD_MARKER = "heard.json"  # stage 4b's settings, once it has trained on stage 4's weights
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class RecipeConfig:
     adapter: StridedAdapterConfig = StridedAdapterConfig(in_dim=384, llm_dim=256, stride=4, hidden_dim=1024)
     text_steps: int = 2000
     audio_steps: int = 3000
+    heard_steps: int = 1500  # stage 4b: understand from the beam's words (models/train/heard.py)
+    heard_share: float = 0.4  # of each 4b batch; the rest half audio, half text examples as before
     batch_size: int = 32
     extra_commands: int = 30000
     extra_sentences: int = 30000
@@ -76,7 +83,7 @@ CONFIGS = {
         ctc=CtcHeadConfig(in_dim=384, dim=32, n_heads=2), ctc_steps=20,
         llm=LLMConfig(vocab_size=160, dim=32, n_layers=1, n_heads=2, ffn_dim=64),
         adapter=StridedAdapterConfig(in_dim=384, llm_dim=32, stride=4, hidden_dim=64),
-        text_steps=10, audio_steps=10, batch_size=4, extra_commands=50, extra_sentences=0, eval_utterances=4,
+        text_steps=10, audio_steps=10, heard_steps=5, batch_size=4, extra_commands=50, extra_sentences=0, eval_utterances=4,
         lm_tune_utterances=4, lm_sentences=0,
     ),
 }
@@ -178,6 +185,28 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
                  adapter=adapter, states=states, text_examples=text_examples, log=log)
         checkpoints.save(adapter, ckpt / "adapter.safetensors")
         checkpoints.save(lm, ckpt / "llm.safetensors")
+        (ckpt / HEARD_MARKER).unlink(missing_ok=True)  # fresh stage-4 weights: 4b has not run on them
+
+    # [4b] understand from heard words; it rewrites stage 4's files (only the latest weights are
+    # committed), and the marker says it has run on them
+    heard_key = {"steps": cfg.heard_steps, "share": cfg.heard_share, "tuning": {k: ctc_lm[k] for k in (
+        "weight", "word_bonus", "unk_offset", "beam_width")}}
+    marker = ckpt / HEARD_MARKER
+    if cfg.heard_steps and not (marker.is_file() and json.loads(marker.read_text()) == heard_key):
+        heard = heard_texts(head, lm_path, ctc_lm, states, [u for u in train if u.intent is not None],
+                            cache=cache / "heard-train.json", log=log)
+        heard_ex = heard_examples(tok, train, heard)
+        audio_examples = _examples(tok, train, audio=True)
+        rng = np.random.default_rng(cfg.seed + 5)
+        others = audio_examples + [text_examples[i] for i in rng.choice(
+            len(text_examples), min(len(audio_examples), len(text_examples)), replace=False)]
+        log(f"[4b] training the LLM on heard words ({len(heard_ex)} examples, {len(others)} earlier ones)")
+        train_lm(lm, tok, heard_ex, LMTrainOptions(steps=cfg.heard_steps, batch_size=cfg.batch_size, lr=3e-4,
+                                                   text_fraction=1 - cfg.heard_share, seed=cfg.seed + 2),
+                 adapter=adapter, states=states, text_examples=others, log=log)
+        checkpoints.save(adapter, ckpt / "adapter.safetensors")
+        checkpoints.save(lm, ckpt / "llm.safetensors")
+        marker.write_text(json.dumps(heard_key))
     lm.eval()
     adapter.eval()
 
