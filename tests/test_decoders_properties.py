@@ -169,3 +169,14 @@ def test_hmm_calls_never_crash_or_nan(args):
     bad = any(np.isnan(x).any() or (x == np.inf).any() for x in (pi, A, B))
     if bad or B.shape[0] == 0:
         assert f is None and v is None and p is None
+
+
+@SETTINGS
+@given(st.lists(st.text("abc'", max_size=5), max_size=30), st.text("abc'", max_size=4))
+def test_next_chars_are_exactly_the_characters_that_keep_a_prefix(words, prefix):
+    # the beam's out-of-lexicon rows rest on this: one bisection per following character
+    from edge_audiollm.decoders.arpa import Prefixes
+
+    p = Prefixes(sorted(set(words)))
+    assert p.next_chars(prefix) == {ch for ch in "abc'" if prefix + ch in p}
+    assert (prefix in p) == any(w.startswith(prefix) for w in words)

@@ -241,3 +241,18 @@ class Prefixes:
     def __contains__(self, prefix: str) -> bool:
         i = bisect.bisect_left(self.words, prefix)
         return i < len(self.words) and self.words[i].startswith(prefix)
+
+    def next_chars(self, prefix: str) -> frozenset[str]:
+        """The characters that follow `prefix` in some word: one bisection per distinct
+        character (jumping past the words that share it), not one per character tried."""
+        words, n, k = self.words, len(self.words), len(prefix)
+        out = set()
+        i = bisect.bisect_left(words, prefix)
+        while i < n and words[i].startswith(prefix):
+            if len(words[i]) == k:
+                i += 1
+                continue
+            ch = words[i][k]
+            out.add(ch)
+            i = bisect.bisect_left(words, prefix + chr(ord(ch) + 1), i)
+        return frozenset(out)

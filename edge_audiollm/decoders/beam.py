@@ -113,6 +113,7 @@ class _Scorer:
             return row
         words, prefixes = self.lexicon
         inside = not partial or partial in prefixes  # outside already: it has paid
+        after = prefixes.next_chars(partial) if inside else frozenset()
         row = np.zeros(self.V)
         for c, ch in enumerate(self.vocab.chars):
             if self.vocab.boundary[c]:
@@ -120,7 +121,7 @@ class _Scorer:
                     row[c] += self.opts.unk_offset  # completes a word the lexicon lacks
                 if ch and ch not in prefixes:
                     row[c] += self.opts.unk_offset  # and starts one no word starts with
-            elif ch and inside and partial + ch not in prefixes:
+            elif ch and inside and not (ch in after if len(ch) == 1 else partial + ch in prefixes):
                 row[c] = self.opts.unk_offset
         row.flags.writeable = False  # shared by every search on this LM
         if len(self._oov_rows) < 100_000:
