@@ -1,7 +1,7 @@
 """Stage 4b: the LLM learns to understand the words the CTC path actually hears.
 
-The deployed `understand` reads the CTC beam's transcript ("put on some lullabies" may arrive
-as "put on some lula bies"), but stages 3 and 4 only ever showed the LLM text as written. Here
+The deployed `understand` reads the CTC beam's transcript ("could you turn off the ceiling fan"
+arrived as "could you turn off the sealing fan" from a held-out voice), but stages 3 and 4 only ever showed the LLM text as written. Here
 the training commands are decoded with the bundle's own beam search and word LM, and the LLM
 learns (misheard words -> the gold intent JSON) beside its earlier examples, so it reads
 through the errors it will meet rather than copying them into the slots. The head is
@@ -34,7 +34,7 @@ from .examples import LMExample, targets_for
 def heard_texts(head, lm_path: Path, tuning: dict, states: dict[str, np.ndarray], utts: list[Utterance],
                 cache: Path | None = None, log=print) -> dict[str, str]:
     """uid -> the beam's transcript with the tuned LM (as the bundle runs it); cached in `cache`
-    (keyed by the tuning and the uids) since it is minutes of beam search."""
+    (keyed by the head's weights, the LM file, the tuning and the uids): minutes of beam search."""
     key = {"tuning": {k: tuning[k] for k in ("weight", "word_bonus", "unk_offset", "beam_width")},
            "head": _weights_sha256(head), "lm_sha256": sha256_file(lm_path), "uids": [u.uid for u in utts],
            "pruning": PRUNING}
@@ -66,7 +66,8 @@ def _weights_sha256(module: torch.nn.Module) -> str:
 
 
 def heard_examples(tok: Tokenizer, utts: list[Utterance], heard: dict[str, str]) -> list[LMExample]:
-    """understand examples: the heard words in, the gold intent JSON out (commands only)."""
+    """understand examples: the heard words in, the gold intent JSON out, for every utterance
+    with an intent label (the corpus labels its general sentences `unknown`)."""
     out = []
     for u in utts:
         words = heard.get(u.uid, "")
