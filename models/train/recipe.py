@@ -189,8 +189,9 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
 
     # [4b] understand from heard words; it rewrites stage 4's files (only the latest weights are
     # committed), and the marker says it has run on them
+    # the head's file too: a retrained head hears other words, even where the LM weights stay
     heard_key = {"steps": cfg.heard_steps, "share": cfg.heard_share, "tuning": {k: ctc_lm[k] for k in (
-        "weight", "word_bonus", "unk_offset", "beam_width")}}
+        "weight", "word_bonus", "unk_offset", "beam_width")}, "head_sha256": sha256_file(ckpt / "ctc_head.safetensors")}
     marker = ckpt / HEARD_MARKER
     if cfg.heard_steps and not (marker.is_file() and json.loads(marker.read_text()) == heard_key):
         heard = heard_texts(head, lm_path, ctc_lm, states, [u for u in train if u.intent is not None],
