@@ -287,7 +287,10 @@ def _sox_prosody(path: Path, rate: float | None, semitones: float | None) -> Pat
     if shutil.which("sox") is None:
         raise VoiceError("sox is needed to vary rate/pitch for this voice: run scripts/install_voices.sh")
     out = path.with_name(path.stem + "_sox.wav")
-    _run(["sox", str(path), str(out), *effects])
+    # -R: sox dithers its 16-bit output with a random seed unless told to repeat itself, and the
+    # corpus must be the same bytes from the same seed on every machine (the benches' held-out
+    # sets are built, not shipped: a build on another machine changed 8 of 60 of our transcripts)
+    _run(["sox", "-R", str(path), str(out), *effects])
     return out
 
 
