@@ -21,6 +21,10 @@ class CtcHeadConfig:
     n_layers: int = 1
     vocab_size: int = len(CHAR_VOCAB)
     dropout: float = 0.1
+    # Subtract each utterance's mean state before the head (cepstral mean normalisation, on the
+    # encoder's states): a voice's or a microphone's constant offset is what a head trained on a
+    # few synthetic voices would otherwise learn to expect.
+    utterance_norm: bool = False
 
 
 class CtcHead(nn.Module):
@@ -35,6 +39,16 @@ class CtcHead(nn.Module):
         self.out = nn.Linear(cfg.dim, cfg.vocab_size)
 
     def forward(self, hidden: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """hidden (B, T, in_dim) -> log-probs (B, T, vocab)."""
+        """hidden (B, T, in_dim) -> log-probs (B, T, vocab); padding_mask (B, T) is True on padding."""
+        if self.cfg.utterance_norm:
+            hidden = hidden - utterance_mean(hidden, padding_mask)
         x = self.layers(self.proj(hidden), src_key_padding_mask=padding_mask)
         return torch.log_softmax(self.out(x), dim=-1)
+
+
+def utterance_mean(hidden: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+    """(B, 1, D): the mean over each utterance's own frames, padding left out."""
+    if padding_mask is None:
+        return hidden.mean(dim=1, keepdim=True)
+    valid = (~padding_mask).unsqueeze(-1).to(hidden.dtype)
+    return (hidden * valid).sum(dim=1, keepdim=True) / valid.sum(dim=1, keepdim=True).clamp(min=1.0)
