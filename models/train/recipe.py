@@ -63,7 +63,7 @@ class RecipeConfig:
     adapter: StridedAdapterConfig = StridedAdapterConfig(in_dim=384, llm_dim=256, stride=4, hidden_dim=1024)
     text_steps: int = 2000
     audio_steps: int = 3000
-    heard_steps: int = 3000  # stage 4b (models/train/heard.py); 1500 -> 3000: LLM-path WER 13.5 -> 11.6% on held-out commands, understand the same
+    heard_steps: int = 3000  # stage 4b (models/train/heard.py); 1500: LLM-path WER 13.5 not 11.6%
     heard_share: float = 0.4  # of each 4b batch; the rest half audio, half text examples as before
     batch_size: int = 32
     extra_commands: int = 30000
