@@ -1,6 +1,9 @@
 """Prototype (not shipped): a copy check on text slot values. When a string value the LLM wrote is
 far from every run of the heard words, score each run of 1-4 words as that value with the LLM
-(log-prob of the whole JSON + eos after the words) and take the best. python scripts/experiments/copy_check.py [clean|noisy]"""
+(log-prob of the whole JSON + eos after the words) and take the best.
+    python scripts/experiments/copy_check.py [clean|noisy|valid]
+valid (the training voices, data/corpus10's valid split) is where the thresholds are picked: a grid
+of far (difflib ratio) x rare (share of training commands holding the word)."""
 import difflib, json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -8,8 +11,10 @@ import numpy as np
 from bench import datasets
 from bench.understand import slot_counts, f1
 from edge_audiollm import Pipeline, intents
-split = {"clean": "test_synthetic", "noisy": "test_noisy"}[sys.argv[1] if len(sys.argv) > 1 else "clean"]
-rows = [json.loads(l) for l in Path(f"data/corpus/{split}.jsonl").read_text().splitlines() if l.strip()]
+which = sys.argv[1] if len(sys.argv) > 1 else "clean"
+split = {"clean": "test_synthetic", "noisy": "test_noisy", "valid": "valid"}[which]
+CORPUS = Path("data/corpus10" if which == "valid" else "data/corpus")
+rows = [json.loads(l) for l in (CORPUS / f"{split}.jsonl").read_text().splitlines() if l.strip()]
 rows = [r for r in rows if r["kind"] == "command"]
 pipe = Pipeline.load("default", threads=1)
 E_ = pipe.embeddings; P = pipe.llm_cfg["prompts"]["understand"]; EOS = int(pipe.llm_cfg["eos_id"])
@@ -17,7 +22,9 @@ E_ = pipe.embeddings; P = pipe.llm_cfg["prompts"]["understand"]; EOS = int(pipe.
 def logsm(x):
     x = x[0].astype(np.float64); m = x.max(); return x - m - np.log(np.exp(x - m).sum())
 
+_scores = {}
 def score(words, js):
+    if (words, js) in _scores: return _scores[words, js]
     inp = np.concatenate([E_[P["prefix"]], E_[pipe.vocab.encode(words)], E_[P["suffix"]]], 0)
     logits, k, v = pipe.llm_prefill.run({"inputs_embeds": inp[None].astype(np.float32)})
     total = 0.0
@@ -25,6 +32,7 @@ def score(words, js):
         total += logsm(logits)[t]
         if t == EOS: break
         logits, k, v = pipe.llm_decode.run({"inputs_embeds": E_[t][None, None], "past_keys": k, "past_values": v})
+    _scores[words, js] = total
     return total
 
 def runs(words, n=4):
@@ -37,19 +45,19 @@ def text_slot(intent, key):
 from collections import Counter
 _train = [json.loads(l)["text"] for l in Path("data/corpus10/train.jsonl").read_text().splitlines() if '"command"' in l]
 DF = Counter(w for t in _train for w in set(t.split()))
-RARE = float(__import__("os").environ.get("RARE", "0.002")) * len(_train)
-def content_runs(words):
-    return [c for c in runs(words) if all(DF[w] < RARE for w in c.split())]
+def content_runs(words, rare):
+    return [c for c in runs(words) if all(DF[w] < rare * len(_train) for w in c.split())]
 
 def far(value, words, thr):
     return max((difflib.SequenceMatcher(None, value, r).ratio() for r in runs(words)), default=0) < thr
 
 res = {}
-for thr in (0.4, 0.5):
+GRID = [(f, r) for f in (0.3, 0.4, 0.5) for r in (0.001, 0.002, 0.005)] if which == "valid" else [(0.4, 0.002)]
+for thr in GRID:
     res[thr] = [0, 0, 0, 0, 0, 0, 0]  # intent ok, exact, tp, npred, ngold, triggered, exact_base
 base = [0, 0, 0, 0, 0]
 for r in rows:
-    u = pipe.understand(datasets.load_samples(Path("data/corpus") / r["path"]), sample_rate=16000)
+    u = pipe.understand(datasets.load_samples(CORPUS / r["path"]), sample_rate=16000)
     words = u.text
     a, b, c = slot_counts(r["slots"], u.slots)
     ex0 = u.intent == r["intent"] and u.slots == r["slots"]
@@ -63,8 +71,8 @@ for r in rows:
         if raw and words and isinstance(raw.get("slots"), dict):
             for key, val in list(raw["slots"].items()):
                 if (isinstance(val, str) and key in slots and slots[key] == val and text_slot(u.intent, key)
-                        and far(val, words, thr)):
-                    cands = [c for c in content_runs(words) if c != val and c not in {str(x) for x in slots.values()}]
+                        and far(val, words, thr[0])):
+                    cands = [c for c in content_runs(words, thr[1]) if c != val and c not in {str(x) for x in slots.values()}]
                     if not cands: continue
                     def js(cv):
                         s2 = dict(raw["slots"]); s2[key] = cv
@@ -77,4 +85,4 @@ for r in rows:
 n = len(rows)
 print(f"{split}: {n} commands; base exact {100*base[1]/n:.1f} F1 {100*f1(*base[2:]):.1f}")
 for thr, acc in res.items():
-    print(f"  far < {thr}: triggered {acc[5]}, exact {100*acc[1]/n:.1f}, slot F1 {100*f1(*acc[2:5]):.1f}")
+    print(f"  far < {thr[0]}, rare < {thr[1]}: triggered {acc[5]}, exact {100*acc[1]/n:.1f}, slot F1 {100*f1(*acc[2:5]):.1f}")
