@@ -62,7 +62,9 @@ class SelfAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """padding_mask (B, T), True on padding: only for batched training of a copy of a layer;
+        the deployed encoder runs one utterance at its own length and attends everywhere."""
         b, t, d = x.shape
         h = self.n_heads
 
@@ -70,7 +72,8 @@ class SelfAttention(nn.Module):
             return y.view(b, t, h, d // h).transpose(1, 2)  # (B, H, T, Dh)
 
         q, k, v = heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x))
-        y = F.scaled_dot_product_attention(q, k, v)  # encoder: no mask, full context
+        keep = None if padding_mask is None else ~padding_mask[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)  # full context over real frames
         return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
 
 
@@ -83,8 +86,8 @@ class EncoderLayer(nn.Module):
         self.fc1 = nn.Linear(cfg.d_model, cfg.ffn_dim)
         self.fc2 = nn.Linear(cfg.ffn_dim, cfg.d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.self_attn_layer_norm(x))
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.self_attn(self.self_attn_layer_norm(x), padding_mask)
         x = x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
         return x
 

@@ -224,6 +224,23 @@ def test_all_layer_outputs_for_weighted_sum(small_model):
     torch.testing.assert_close(states[-1], hidden)
 
 
+def test_layer_padding_mask_keeps_each_utterance_as_unpadded(small_model):
+    """A copy of a layer trained on padded batches (scripts/experiments/layers.py) must see each
+    utterance as the unpadded encoder does: padded frames are not attended to."""
+    layer = small_model.layers[-1]
+    torch.manual_seed(0)
+    short, long_ = torch.randn(1, 7, SMALL.d_model), torch.randn(1, 12, SMALL.d_model)
+    batch = torch.zeros(2, 12, SMALL.d_model)
+    batch[0, :7], batch[1] = short[0], long_[0]
+    mask = torch.arange(12)[None] >= torch.tensor([7, 12])[:, None]
+    with torch.no_grad():
+        padded = layer(batch, mask)
+        assert torch.allclose(padded[0, :7], layer(short)[0], atol=1e-5)
+        assert torch.allclose(padded[1], layer(long_)[0], atol=1e-5)
+        # without the mask the short utterance's frames would read the padding
+        assert not torch.allclose(layer(batch)[0, :7], layer(short)[0], atol=1e-3)
+
+
 # ----------------------------------------------------------------- ONNX export
 
 
