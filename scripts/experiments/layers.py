@@ -3,7 +3,7 @@
   python scripts/experiments/layers.py cache [train|eval]          # all 5 states of every utterance
   python scripts/experiments/layers.py train --variant mix --steps 6000 --out runs/exp/layers/mix.safetensors
   python scripts/experiments/layers.py train --variant top --steps 6000 --out runs/exp/layers/top.safetensors
-  python scripts/experiments/layers.py eval base=models/checkpoints/default/ctc_head.safetensors mix=... top=...
+  python scripts/experiments/layers.py eval shipped=base:models/checkpoints/default/ctc_head.safetensors mix_6000=mix:...
 
 Variants (the head itself is the shipped CtcHead, same config, masks and schedule):
   base  the last layer (what the bundle ships), read from the stacked cache
@@ -35,6 +35,8 @@ OUT = ROOT / "runs/exp/layers"
 ENC = OUT / "encoder_all.int8.onnx"
 cfg = RecipeConfig()
 N_STATES = 5
+# the states each variant reads, as indices into the stack of 5
+READS = {"mix": list(range(N_STATES)), "top": [N_STATES - 2], "base": [N_STATES - 1]}
 
 
 def encoder_all():
@@ -84,7 +86,7 @@ def cache(what):
 
 
 class LayeredHead(nn.Module):
-    """(B, T, 5, D) stacked states -> CTC log-probs through one of the variants."""
+    """(B, T, len(READS[variant]), D) stacked states -> CTC log-probs through one of the variants."""
 
     def __init__(self, variant: str):
         super().__init__()
@@ -101,11 +103,11 @@ class LayeredHead(nn.Module):
 
     def forward(self, x, padding_mask=None):
         if self.variant == "base":
-            h = x[:, :, -1]
+            h = x[:, :, 0]
         elif self.variant == "mix":
             h = self.mix(x.permute(2, 0, 1, 3))
         else:
-            h = self.norm(self.top(x[:, :, N_STATES - 2], padding_mask))
+            h = self.norm(self.top(x[:, :, 0], padding_mask))
         return self.head(h, padding_mask=padding_mask)
 
 
@@ -123,20 +125,21 @@ def mask_stacked(x, lengths, opts: StateMasking, rng):
     return x
 
 
-def pad(states, layers):
+def pad(states):
+    """(L, T_i, D) float16 stacks -> (B, T, L, D) float32, lengths."""
     lengths = torch.tensor([s.shape[1] for s in states])
-    out = torch.zeros(len(states), int(lengths.max()), len(layers), states[0].shape[-1])
+    out = torch.zeros(len(states), int(lengths.max()), states[0].shape[0], states[0].shape[-1])
     for i, s in enumerate(states):
-        out[i, : s.shape[1]] = torch.from_numpy(s[layers].astype(np.float32)).transpose(0, 1)
+        out[i, : s.shape[1]] = torch.from_numpy(s.astype(np.float32)).transpose(0, 1)
     return out, lengths
 
 
 def train(a):
     torch.manual_seed(cfg.seed); rng = np.random.default_rng(cfg.seed)
     utts = read_split(Path(cfg.corpus), "train")
-    # top reads layer 3 only, base the last: keep only what the variant reads in memory
-    layers = {"mix": list(range(N_STATES)), "top": [N_STATES - 2], "base": [N_STATES - 1]}[a.variant]
-    states = [np.ascontiguousarray(np.load(OUT / "cache/train" / f"{u.uid}.npy", mmap_mode="r")[layers]) for u in utts]
+    # only what the variant reads is held in memory (all five states of 10 h: 6 GB)
+    states = [np.ascontiguousarray(np.load(OUT / "cache/train" / f"{u.uid}.npy", mmap_mode="r")[READS[a.variant]])
+              for u in utts]
     texts = [u.text for u in utts]
     model = LayeredHead(a.variant)
     groups = [{"params": list(model.head.parameters()), "lr": 1e-3}]
@@ -150,11 +153,8 @@ def train(a):
     masking = StateMasking()
     while step < a.steps:
         for idx in ctc_batches(states, texts, cfg.batch_size, rng):
-            x, lengths = pad([states[i] for i in idx], list(range(len(layers))))
+            x, lengths = pad([states[i] for i in idx])
             x = mask_stacked(x, lengths, masking, rng)
-            if a.variant != "mix":  # put the one layer where forward looks for it
-                z = torch.zeros(x.shape[0], x.shape[1], N_STATES, x.shape[3])
-                z[:, :, layers[0]] = x[:, :, 0]; x = z
             mask = torch.arange(x.shape[1])[None] >= lengths[:, None]
             loss = char_ctc_loss(model(x, mask), lengths, [texts[i] for i in idx])
             opt.zero_grad(); loss.backward()
@@ -184,8 +184,10 @@ def evaluate(specs):
     opts = BeamOptions(lm_weight=0.8, word_bonus=4.0, unk_offset=-20.0, **PRUNING)
     results = {}
     for spec in specs:
-        name, _, path = spec.partition("=")
-        variant = name.split("_")[0]
+        name, _, rest = spec.partition("=")
+        variant, _, path = rest.partition(":")
+        if variant not in READS or not path:
+            raise SystemExit(f"{spec!r}: give NAME=VARIANT:PATH, VARIANT one of {sorted(READS)}")
         model = LayeredHead(variant)
         if variant == "base":
             checkpoints.load(model.head, Path(path))
@@ -194,7 +196,7 @@ def evaluate(specs):
         model.eval(); row = {}; t0 = time.time()
         for s, (refs, sts) in sets.items():
             with torch.no_grad():
-                lps = [model(torch.from_numpy(x.astype(np.float32)).transpose(0, 1)[None])[0].numpy() for x in sts]
+                lps = [model(pad([x[READS[variant]]])[0])[0].numpy() for x in sts]
             greedy = [" ".join("".join(CHAR_VOCAB[i] for i in ctc.greedy(lp, blank=0)).split()) for lp in lps]
             beam = [" ".join(ctc.prefix_beam_search(lp, 32, vocab=list(CHAR_VOCAB), lm=lm, options=opts)[0].text.split()) for lp in lps]
             g = wer.score(zip(refs, greedy)); b = wer.score(zip(refs, beam))
