@@ -189,10 +189,10 @@ def evaluate(specs):
         if variant not in READS or not path:
             raise SystemExit(f"{spec!r}: give NAME=VARIANT:PATH, VARIANT one of {sorted(READS)}")
         model = LayeredHead(variant)
-        if variant == "base":
-            checkpoints.load(model.head, Path(path))
-        else:
+        try:  # a head this script trained (keys head.*), or a bare CtcHead such as the shipped one
             checkpoints.load(model, Path(path))
+        except RuntimeError:
+            checkpoints.load(model.head, Path(path))
         model.eval(); row = {}; t0 = time.time()
         for s, (refs, sts) in sets.items():
             with torch.no_grad():
