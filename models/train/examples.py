@@ -63,9 +63,10 @@ class StateMasking:
 
 
 def mask_states(x: torch.Tensor, lengths: torch.Tensor, opts: StateMasking, rng: np.random.Generator) -> torch.Tensor:
-    """x (B, T, D) float: a masked copy (masked values set to 0, the states' rough mean)."""
+    """x (B, T, ..., D) float: a masked copy (masked values set to 0, the states' rough mean).
+    Stacked layers (B, T, L, D) get the same time spans and channels in every layer."""
     x = x.clone()
-    b, _, d = x.shape
+    b, d = x.shape[0], x.shape[-1]
     for i in range(b):
         n = int(lengths[i])
         for _ in range(rng.poisson(opts.time_masks_per_s * n / opts.frames_per_s)):
@@ -75,7 +76,7 @@ def mask_states(x: torch.Tensor, lengths: torch.Tensor, opts: StateMasking, rng:
         for _ in range(opts.channel_masks):
             w = int(rng.integers(0, opts.max_channels + 1))
             c0 = int(rng.integers(0, max(1, d - w)))
-            x[i, :, c0 : c0 + w] = 0.0
+            x[i, :, ..., c0 : c0 + w] = 0.0
     return x
 
 

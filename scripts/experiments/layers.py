@@ -21,12 +21,13 @@ import numpy as np, torch
 from torch import nn
 from bench import datasets
 from edge_audiollm import wer
+from edge_audiollm.audio import load_audio
 from edge_audiollm.features_whisper import whisper_log_mel
 from edge_audiollm.runtime import make_session
 from models.ctc_head import CHAR_VOCAB, CtcHead
 from models.train import checkpoints
 from models.train.corpus import read_split
-from models.train.examples import StateMasking
+from models.train.examples import StateMasking, mask_states
 from models.train.recipe import RecipeConfig
 from models.train.train_ctc import char_ctc_loss, ctc_batches
 from models.whisper_encoder import LayerWeightedSum
@@ -73,7 +74,6 @@ def cache(what):
         for u in read_split(Path(cfg.corpus), split):
             f = d / f"{u.uid}.npy"
             if not f.is_file():
-                from edge_audiollm.audio import load_audio
                 np.save(f, stacked(sess, load_audio(u.path).samples))
         print(f"{split} cached ({time.time() - t0:.0f} s)", flush=True)
     for name, (utts, grp) in eval_sets().items() if what in ("all", "eval") else ():
@@ -111,20 +111,6 @@ class LayeredHead(nn.Module):
         return self.head(h, padding_mask=padding_mask)
 
 
-def mask_stacked(x, lengths, opts: StateMasking, rng):
-    """SpecAugment as train_ctc's, the same spans in every layer (x: B, T, L, D)."""
-    x = x.clone()
-    for i in range(x.shape[0]):
-        n = int(lengths[i])
-        for _ in range(rng.poisson(opts.time_masks_per_s * n / opts.frames_per_s)):
-            w = int(rng.integers(1, opts.max_time_frames + 1)); t0 = int(rng.integers(0, max(1, n - w)))
-            x[i, t0 : t0 + w] = 0.0
-        for _ in range(opts.channel_masks):
-            w = int(rng.integers(0, opts.max_channels + 1)); c0 = int(rng.integers(0, max(1, x.shape[-1] - w)))
-            x[i, :, :, c0 : c0 + w] = 0.0
-    return x
-
-
 def pad(states):
     """(L, T_i, D) float16 stacks -> (B, T, L, D) float32, lengths."""
     lengths = torch.tensor([s.shape[1] for s in states])
@@ -154,7 +140,7 @@ def train(a):
     while step < a.steps:
         for idx in ctc_batches(states, texts, cfg.batch_size, rng):
             x, lengths = pad([states[i] for i in idx])
-            x = mask_stacked(x, lengths, masking, rng)
+            x = mask_states(x, lengths, masking, rng)
             mask = torch.arange(x.shape[1])[None] >= lengths[:, None]
             loss = char_ctc_loss(model(x, mask), lengths, [texts[i] for i in idx])
             opt.zero_grad(); loss.backward()
