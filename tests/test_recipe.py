@@ -87,3 +87,15 @@ def test_tiny_recipe_builds_a_loadable_bundle_and_resumes(tmp_path, speech_wav):
     assert [r["bundle"] for r in rows] == list(dirs)
     assert all(r["quantization"] == "int8" and r["sets"]["one"]["summary"]["utterances"] == 1 for r in rows)
     assert rows[-1]["adapter"]["pool_at_inference"] == 4
+
+
+def test_every_recipe_config_reads_its_encoders_width():
+    # A config whose head or adapter expects another width than its encoder emits would only
+    # fail after minutes of encoding; the widths are Whisper's: tiny.en 384, base 512.
+    from models.train.recipe import CONFIGS
+
+    widths = {"tiny.en": 384, "base": 512}
+    for name, cfg in CONFIGS.items():
+        assert cfg.encoder_dim == widths[cfg.whisper], name
+        assert cfg.ctc.in_dim == cfg.adapter.in_dim == cfg.encoder_dim, name
+    assert len({CONFIGS[n].cache for n in CONFIGS}) == len(CONFIGS)  # no two configs share encoder states

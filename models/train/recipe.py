@@ -78,6 +78,14 @@ class RecipeConfig:
 
 CONFIGS = {
     "default": RecipeConfig(),
+    # The same recipe on Whisper base (512-dim, 6 layers): a bigger encoder than the bundle's
+    # size and speed targets allow, to measure what one buys on real speech.
+    "whisper-base": RecipeConfig(
+        cache="data/cache/whisper-base-10h", encoder_onnx="data/whisper-base/encoder.int8.onnx",
+        ckpt="models/checkpoints/whisper-base", out="runs/whisper-base/bundle", whisper="base", encoder_dim=512,
+        ctc=CtcHeadConfig(in_dim=512, dim=256, n_heads=4, n_layers=1),
+        adapter=StridedAdapterConfig(in_dim=512, llm_dim=256, stride=4, hidden_dim=1024),
+    ),
     "tiny": RecipeConfig(
         ckpt="runs/tiny/ckpt", out="runs/tiny/bundle", cache="runs/tiny/cache", vocab_size=160,
         ctc=CtcHeadConfig(in_dim=384, dim=32, n_heads=2), ctc_steps=20,

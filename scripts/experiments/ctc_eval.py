@@ -1,9 +1,9 @@
 """Experiment: CTC heads side by side on the same states (not shipped).
-  python scripts/experiments/ctc_eval.py NAME=PATH[:cmn] ...
+  python scripts/experiments/ctc_eval.py [--config whisper-base] NAME=PATH[:cmn] ...
 Greedy CER and beam (32) + word LM WER with the bundle's tuning, per set:
 valid (train voices, 300), commands / sentences (held-out, all), noisy commands (10 dB, all), real (11).
 """
-import json, sys, time
+import argparse, json, sys, time
 from dataclasses import replace
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +21,15 @@ from models.train import checkpoints
 from models.train.corpus import read_split
 from models.train.ctc_lm import PRUNING
 from models.train.encode_cache import load_states
-from models.train.recipe import RecipeConfig
+from models.train.recipe import CONFIGS
 
 torch.set_num_threads(int(__import__("os").environ.get("THREADS", "1")))
-cfg = RecipeConfig()
-STATES = ROOT / "runs/exp/states"
+ap = argparse.ArgumentParser()
+ap.add_argument("--config", default="default", choices=sorted(CONFIGS), help="the recipe config whose encoder the heads read")
+ap.add_argument("specs", nargs="+")
+args = ap.parse_args()
+cfg = CONFIGS[args.config]
+STATES = ROOT / ("runs/exp/states" if args.config == "default" else f"runs/exp/states-{args.config}")
 enc = None
 
 def states_for(group, utts):
@@ -57,7 +61,7 @@ print({k: len(v[0]) for k, v in sets.items()}, flush=True)
 lm = ArpaLM.from_file(ROOT / "edge_audiollm/bundles/default/ctc_lm.arpa.gz")
 opts = BeamOptions(lm_weight=0.8, word_bonus=4.0, unk_offset=-20.0, **PRUNING)
 results = {}
-for arg in sys.argv[1:]:
+for arg in args.specs:
     name, spec = arg.split("=", 1)
     heads = []
     for part in spec.split("+"):
