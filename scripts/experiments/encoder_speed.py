@@ -6,7 +6,6 @@ import sys, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-import numpy as np
 from bench import datasets
 from edge_audiollm.features_whisper import whisper_log_mel
 from edge_audiollm.runtime import make_session
