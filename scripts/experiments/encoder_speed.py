@@ -12,10 +12,10 @@ from edge_audiollm.runtime import make_session
 from models.train.recipe import CONFIGS
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-utts = [u for u in datasets.synthetic_group("synthetic", max_utterances=None)
-        if u.meta.get("kind") == "command" and 3.0 <= len(u.load()) / 16000 <= 5.0][:n]
-feats = [whisper_log_mel(u.load())[None] for u in utts]
-audio_s = sum(len(u.load()) for u in utts) / 16000
+commands = (u.load() for u in datasets.synthetic_group("synthetic", max_utterances=None) if u.meta.get("kind") == "command")
+clips = [x for x in commands if 3.0 <= len(x) / 16000 <= 5.0][:n]
+feats = [whisper_log_mel(x)[None] for x in clips]
+audio_s = sum(len(x) for x in clips) / 16000
 sessions = {name: make_session(Path(CONFIGS[name].encoder_onnx), ["cpu"], 1) for name in ("default", "whisper-base")}
 for s in sessions.values():  # warm-up: first runs allocate
     s.run({"features": feats[0]}, ["hidden"])
