@@ -1,7 +1,9 @@
 """The neural speech codec at inference: waveform <-> residual VQ codes at a low frame rate.
 
 A codec bundle (export/codec_export.py) holds codec_encoder.onnx, codec_decoder.onnx and a
-manifest with the frame rate, codebook size and count and the sample rate. `Codec.encode`
+manifest with the frame rate, codebook size and count and the sample rate. The waveform codec's
+decoder graph ends at samples; the spectral codec's ends at STFT magnitudes, and the manifest's
+`vocoder` entry says how Griffin-Lim (griffin_lim.py) turns them into samples. `Codec.encode`
 returns `CodecTokens`; `Codec.decode` turns tokens back into audio from the first k codebooks,
 any k from 1 to the codec's count (it was trained with quantiser dropout for exactly this).
 
@@ -29,6 +31,7 @@ import numpy as np
 from .audio import AudioSource, load_audio
 from .bundle import BUNDLES_DIR, CODEC_BUNDLE_NAME, read_manifest, verify_files
 from .errors import BundleError, CodecError
+from .griffin_lim import GriffinLimOptions, griffin_lim
 from .runtime import OnnxModel, make_session
 
 DEFAULT_CODEC_DIR = BUNDLES_DIR / CODEC_BUNDLE_NAME
@@ -136,10 +139,24 @@ class Codec:
         return CodecTokens(np.ascontiguousarray(codes[:n], dtype=np.int64), self.frame_rate_hz, self.codebook_size,
                            self.sample_rate)
 
+    @property
+    def vocoder(self) -> GriffinLimOptions | None:
+        """Griffin-Lim's options when the decoder graph ends at STFT magnitudes (the spectral codec)."""
+        v = self.manifest.get("vocoder")
+        if v is None:
+            return None
+        if v.get("kind") != "griffin_lim":
+            raise BundleError(f"{self.path}/manifest.json: vocoder {v.get('kind')!r} is not known to this version; "
+                              "upgrade edge_audiollm or re-export the codec")
+        return GriffinLimOptions(int(v["iterations"]), float(v["momentum"]), int(v.get("seed", 0)))
+
     def decode(self, tokens: CodecTokens, *, source: str = "tokens") -> np.ndarray:
         """Tokens -> float32 mono audio at the codec's sample rate, frames * hop_samples long."""
         codes = check_tokens(tokens, source)
         self.check_compatible(tokens, source)
+        vocoder = self.vocoder
+        if vocoder is not None:
+            return griffin_lim(self.decoder.run({"codes": codes}, ["magnitude"])[0][0], vocoder)
         return self.decoder.run({"codes": codes}, ["waveform"])[0][0].astype(np.float32, copy=False)
 
     def check_compatible(self, tokens: CodecTokens, source: str = "tokens") -> None:

@@ -66,8 +66,11 @@ def _fp16_weights(src: Path, dst: Path, min_elements: int = 256) -> str:
     graph = model.graph
     casts, keep = [], []
     for init in graph.initializer:
-        if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= min_elements:
-            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+        value = numpy_helper.to_array(init) if init.data_type == onnx.TensorProto.FLOAT else None
+        # a tensor with values past float16's range (65504) stays float32: cast, it would turn to inf
+        if (value is not None and value.size >= min_elements
+                and float(np.abs(value).max(initial=0.0)) <= float(np.finfo(np.float16).max)):
+            half = numpy_helper.from_array(value.astype(np.float16), init.name + "__fp16")
             keep.append(half)
             casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
                                           name=init.name + "__to_fp32"))

@@ -14,10 +14,17 @@ STRIDES = {
     25.0: (4, 4, 5, 4, 2),  # 640
     50.0: (4, 4, 5, 4),  # 320
 }
+# The spectral codec's strides are over Whisper's 100 Hz mel frames (hop 160 samples).
+MEL_HOP = 160
+MEL_STRIDES = {12.5: (2, 2, 2), 25.0: (2, 2), 50.0: (2,)}
+KINDS = ("waveform", "mel")
 
 
 @dataclass(frozen=True)
 class CodecConfig:
+    # "waveform": convolutions from samples to samples (model.py); "mel": log-mel in, log-mel out,
+    # Griffin-Lim back to samples (mel_model.py), its strides over 100 Hz mel frames.
+    kind: str = "waveform"
     sample_rate: int = 16000
     strides: tuple[int, ...] = STRIDES[12.5]
     channels: int = 16  # at the full sample rate; doubled at every stride up to max_channels
@@ -34,10 +41,15 @@ class CodecConfig:
     # falls below this fraction of what a uniform spread over the codebook would give it.
     dead_code_ratio: float = 0.1
     kmeans_iters: int = 10
+    n_mels: int = 80  # the mel codec's bands (Whisper's)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"codec kind must be one of {KINDS}, got {self.kind!r}")
 
     @property
     def hop_samples(self) -> int:
-        return reduce(lambda a, b: a * b, self.strides, 1)
+        return reduce(lambda a, b: a * b, self.strides, MEL_HOP if self.kind == "mel" else 1)
 
     @property
     def frame_rate_hz(self) -> float:

@@ -73,6 +73,13 @@ class MultiScaleMel(nn.Module):
         return total / len(self.scales)
 
 
+def mel_l1(log_mel_hat: torch.Tensor, log_mel: torch.Tensor, floor_db: float = FLOOR_DB) -> torch.Tensor:
+    """L1 of (B, n_mels, T) natural-log mel magnitudes, both raised to `floor_db` under the target's
+    loudest band and frame (per example), as the waveform codec's spectral losses are."""
+    floor = log_mel.detach().amax(dim=(1, 2), keepdim=True) - floor_db / 20 * np.log(10)
+    return F.l1_loss(torch.maximum(log_mel_hat, floor), torch.maximum(log_mel, floor))
+
+
 def distillation_loss(first_quantized: torch.Tensor, projection: nn.Module, teacher: torch.Tensor,
                       mask: torch.Tensor) -> torch.Tensor:
     """1 - cosine between projected codebook-1 latents (B, D, T) and teacher features (B, T, F),

@@ -65,8 +65,7 @@ class Codec(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.quantizer = ResidualVQ(cfg.n_codebooks, cfg.latent_dim, cfg.codebook_size, decay=cfg.ema_decay,
-                                    dead_code_ratio=cfg.dead_code_ratio, kmeans_iters=cfg.kmeans_iters)
+        self.quantizer = ResidualVQ.from_config(cfg)
         self.decoder = Decoder(cfg)
 
     def forward(self, audio: torch.Tensor, n_codebooks: int | None = None) -> CodecOutput:
@@ -81,3 +80,12 @@ class Codec(nn.Module):
     def init_codebooks(self, audio: torch.Tensor) -> None:
         """k-means initialisation of every codebook from one (large) first batch of audio."""
         self.quantizer.init_codebooks(self.encoder(audio))
+
+
+def build_codec(cfg: CodecConfig) -> nn.Module:
+    """The codec of the config's kind: the waveform codec here, or the spectral one (mel_model.py)."""
+    if cfg.kind == "mel":
+        from .mel_model import MelCodec
+
+        return MelCodec(cfg)
+    return Codec(cfg)

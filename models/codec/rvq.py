@@ -128,6 +128,12 @@ class ResidualVQ(nn.Module):
         self.n_codebooks, self.codebook_size = n_codebooks, codebook_size
         self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, **vq_options) for _ in range(n_codebooks))
 
+    @classmethod
+    def from_config(cls, cfg) -> "ResidualVQ":
+        """The quantiser a CodecConfig describes (both codec kinds share it)."""
+        return cls(cfg.n_codebooks, cfg.latent_dim, cfg.codebook_size, decay=cfg.ema_decay,
+                   dead_code_ratio=cfg.dead_code_ratio, kmeans_iters=cfg.kmeans_iters)
+
     @staticmethod
     def _flat(z: torch.Tensor) -> torch.Tensor:
         return z.transpose(1, 2).reshape(-1, z.shape[1])

@@ -37,10 +37,10 @@ from torch import nn
 from models.train import checkpoints
 from models.train.corpus import read_split
 
-from .config import STRIDES, CodecConfig
+from .config import MEL_STRIDES, STRIDES, CodecConfig
 from .data import CropSampler, TeacherSource
-from .losses import MultiResolutionStft, MultiScaleMel, distillation_loss
-from .model import Codec
+from .losses import MultiResolutionStft, MultiScaleMel, distillation_loss, mel_l1
+from .model import Codec, build_codec
 
 CODEC_FILE = "codec.safetensors"
 HEAD_FILE = "distill_head.safetensors"
@@ -81,6 +81,22 @@ class TrainConfig:
 
 CONFIGS = {
     "default": TrainConfig(),
+    # The spectral codec (mel_model.py): 12.5 Hz, 12 codebooks of 1024: 1.5 kbps with all 12.
+    "mel": TrainConfig(
+        corpus="data/corpus10",
+        ckpt="models/checkpoints/codec-mel",
+        codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
+                          n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5),
+        steps=8000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
+        teacher_cache="data/cache/whisper-tiny.en-10h", distill_weight=0.3, save_every=200, log_every=50,
+    ),
+    "mel-tiny": TrainConfig(
+        ckpt="runs/codec-mel-tiny",
+        codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=8, max_channels=16, latent_dim=8, n_codebooks=3,
+                          codebook_size=16, kmeans_iters=3),
+        steps=6, batch_size=2, crop_frames=4, lr=3e-3, warmup_steps=2, teacher_cache=None,
+        kmeans_init_crops=8, save_every=3, log_every=2,
+    ),
     "tiny": TrainConfig(
         ckpt="runs/codec-tiny",
         codec=CodecConfig(channels=4, max_channels=32, latent_dim=16, latent_res_units=1, n_codebooks=3,
@@ -106,13 +122,17 @@ class Losses(nn.Module):
         self.mel = MultiScaleMel(cfg.codec.sample_rate)
         self.head = nn.Linear(cfg.codec.latent_dim, cfg.teacher_dim) if cfg.teacher_cache else None
 
-    def forward(self, codec: Codec, batch) -> dict[str, torch.Tensor]:
+    def forward(self, codec: nn.Module, batch) -> dict[str, torch.Tensor]:
         audio = torch.from_numpy(batch.audio)
         out = codec(audio)
-        y_hat, y = out.audio[:, 0], audio[:, 0]
-        parts = {"stft": self.stft(y_hat, y), "mel": self.mel(y_hat, y), "commitment": out.commitment}
-        total = (self.cfg.stft_weight * parts["stft"] + self.cfg.mel_weight * parts["mel"]
-                 + self.cfg.commitment_weight * parts["commitment"])
+        if self.cfg.codec.kind == "mel":
+            parts = {"mel": mel_l1(out.log_mel_hat, out.log_mel), "commitment": out.commitment}
+            total = self.cfg.mel_weight * parts["mel"] + self.cfg.commitment_weight * parts["commitment"]
+        else:
+            y_hat, y = out.audio[:, 0], audio[:, 0]
+            parts = {"stft": self.stft(y_hat, y), "mel": self.mel(y_hat, y), "commitment": out.commitment}
+            total = (self.cfg.stft_weight * parts["stft"] + self.cfg.mel_weight * parts["mel"]
+                     + self.cfg.commitment_weight * parts["commitment"])
         if self.head is not None:
             parts["distill"] = distillation_loss(out.first_quantized, self.head, torch.from_numpy(batch.teacher),
                                                  torch.from_numpy(batch.teacher_mask))
@@ -133,10 +153,10 @@ def sampler_for(cfg: TrainConfig, rng: np.random.Generator) -> CropSampler:
     return CropSampler(read_split(Path(cfg.corpus), "train"), cfg.crop_frames, c.hop_samples, c.sample_rate, rng, teacher)
 
 
-def load_codec(ckpt_dir: Path) -> tuple[Codec, dict]:
+def load_codec(ckpt_dir: Path) -> tuple[nn.Module, dict]:
     """The trained codec and the state.json beside it (for the exporter)."""
     state = json.loads((ckpt_dir / STATE_FILE).read_text())
-    codec = Codec(CodecConfig.from_dict(state["config"]["codec"]))
+    codec = build_codec(CodecConfig.from_dict(state["config"]["codec"]))
     checkpoints.load(codec, ckpt_dir / CODEC_FILE)
     return codec.eval(), state
 
@@ -155,7 +175,7 @@ def train(cfg: TrainConfig, *, log=print, session_steps: int | None = None, sess
     step = state["step"]
     torch.manual_seed(cfg.seed)
     sampler = sampler_for(cfg, np.random.default_rng(cfg.seed))
-    codec, losses = Codec(cfg.codec), Losses(cfg)
+    codec, losses = build_codec(cfg.codec), Losses(cfg)
     params = list(codec.parameters()) + list(losses.parameters())
     rewarm_from = None
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.0)
@@ -244,7 +264,8 @@ def main() -> None:
                   threads=a.threads or cfg.threads,
                   teacher_cache=cfg.teacher_cache if a.teacher_cache is None else (a.teacher_cache or None))
     if a.frame_rate:
-        cfg = replace(cfg, codec=replace(cfg.codec, strides=STRIDES[a.frame_rate]))
+        table = MEL_STRIDES if cfg.codec.kind == "mel" else STRIDES
+        cfg = replace(cfg, codec=replace(cfg.codec, strides=table[a.frame_rate]))
     train(cfg, log=lambda *x: print(*x, flush=True), session_s=a.max_minutes * 60 if a.max_minutes else None)
 
 
