@@ -1,8 +1,11 @@
 """Signal measures of decoded speech against the original, for bench/codec.py.
 
 Every measure first aligns the decoded signal to the original (the integer lag within +-40 ms
-with the largest cross-correlation): Codec2 delays its output by a few milliseconds, and a fixed
-delay is not a loss of quality.
+with the largest cross-correlation of the two energy envelopes): Codec2 delays its output by a few
+milliseconds, and a fixed delay is not a loss of quality. Envelopes, not waveforms: neither Codec2
+nor a Griffin-Lim decoder keeps the input's phase, and the waveform correlation of such a signal
+peaks at a lag of chance (it put our spectral codec's STOI at 0.47-0.78 on files it scores
+0.84-0.89 unshifted).
 """
 
 from __future__ import annotations
@@ -14,23 +17,47 @@ from edge_audiollm.features import log_mel
 MAX_LAG_S = 0.04
 
 
-def align(reference: np.ndarray, decoded: np.ndarray, sample_rate: int = 16000, max_lag_s: float = MAX_LAG_S) -> np.ndarray:
-    """`decoded` shifted by the best lag in +-max_lag_s and cut or zero-padded to len(reference)."""
+def _padded(decoded: np.ndarray, n: int) -> np.ndarray:
+    y = np.zeros(n, np.float64)
+    y[: min(n, len(decoded))] = decoded[:n]
+    return y
+
+
+def best_lag(reference: np.ndarray, decoded: np.ndarray, sample_rate: int = 16000, max_lag_s: float = MAX_LAG_S) -> int:
+    """Samples by which `decoded` lags `reference` (negative: leads), within +-max_lag_s."""
     from scipy.signal import correlate
 
     n = len(reference)
-    y = np.zeros(n, np.float64)
-    y[: min(n, len(decoded))] = decoded[:n]
     max_lag = int(max_lag_s * sample_rate)
-    corr = correlate(y, reference.astype(np.float64), mode="full", method="fft")  # index n - 1 is lag 0
+    corr = correlate(_envelope(_padded(decoded, n), sample_rate), _envelope(reference, sample_rate), mode="full",
+                     method="fft")  # index n - 1 is lag 0
     window = corr[n - 1 - max_lag : n + max_lag] if n > max_lag else corr
-    lag = int(np.argmax(window)) - min(max_lag, n - 1)
+    return int(np.argmax(window)) - min(max_lag, n - 1)
+
+
+def align(reference: np.ndarray, decoded: np.ndarray, sample_rate: int = 16000, max_lag_s: float = MAX_LAG_S) -> np.ndarray:
+    """`decoded` shifted by the best lag in +-max_lag_s and cut or zero-padded to len(reference)."""
+    n = len(reference)
+    y = _padded(decoded, n)
+    lag = best_lag(reference, decoded, sample_rate, max_lag_s)
     shifted = np.zeros(n, np.float32)
     if lag >= 0:
         shifted[: n - lag] = y[lag:]
     else:
         shifted[-lag:] = y[: n + lag]
     return shifted
+
+
+ENVELOPE_S = 0.004  # smoothing of the squared signal: under a pitch period's resolution, over a phase's
+
+
+def _envelope(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Zero-mean short-time energy, sample by sample (a Hann-weighted moving sum of x^2)."""
+    from scipy.signal import fftconvolve
+
+    w = np.hanning(max(3, int(ENVELOPE_S * sample_rate)))
+    e = fftconvolve(np.asarray(x, np.float64) ** 2, w / w.sum(), mode="same")
+    return e - e.mean()
 
 
 def si_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:

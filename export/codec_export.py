@@ -39,6 +39,10 @@ MIN_CODE_AGREEMENT = 0.99  # argmin may flip on a near tie between float paths; 
 MIN_ALL_CODES_AGREEMENT = 0.95
 # float16 weights round at 2^-11 relative: outputs move by ~1e-3 of their scale, never by 1e-2
 FP16_ATOL = 1e-2
+# The spectral decoder's magnitudes, relative to their largest: float16 weights move its log-mel by
+# about 1e-2 nats (1% in amplitude) where the magnitudes peak, far under what Griffin-Lim's own
+# phase error leaves in the audio; bench/codec.py measures the stored graphs' STOI and WER.
+FP16_SPECTRAL_RTOL = 3e-2
 
 
 class EncoderGraph(nn.Module):
@@ -175,22 +179,24 @@ def build_codec_bundle(codec: nn.Module, out_dir: Path, *, name: str = "codec", 
             for n in labels:
                 labels[n] = quantize_graph(t / n, t / "fp16" / n, "fp16-weights")
                 shutil.move(t / "fp16" / n, t / n)
-            parity = check_stored_codec(codec, t)
+            parity = check_stored_codec(codec, t, decoder_tol=FP16_SPECTRAL_RTOL if codec.cfg.kind == "mel" else None)
         manifest = codec_manifest(codec, parity, name=name, training=training or {})
         files = {n: t / n for n in labels}
         return write_bundle(out_dir, manifest, files, labels, overwrite=overwrite)
 
 
-def check_stored_codec(codec: nn.Module, folder: Path, atol: float = FP16_ATOL) -> CodecParity:
+def check_stored_codec(codec: nn.Module, folder: Path, atol: float = FP16_ATOL,
+                       decoder_tol: float | None = None) -> CodecParity:
     """Both graphs in `folder` against torch, at every parity length; the decoder at every codebook
-    count too (it must serve each prefix of the codes)."""
+    count too (it must serve each prefix of the codes), to decoder_tol where given (else atol)."""
     cfg = codec.cfg
     latent_diff, agreement = _check_encoder(codec, folder / ENCODER_FILE, PARITY_FRAMES, atol)
     g = torch.Generator().manual_seed(0)
     dec = check_parity(
         DecoderGraph(codec), folder / DECODER_FILE,
         lambda n: (torch.randint(cfg.codebook_size, (1 + n % cfg.n_codebooks, n), generator=g),),
-        [n + k for n in PARITY_FRAMES for k in range(cfg.n_codebooks)], atol=atol, relative=cfg.kind == "mel")
+        [n + k for n in PARITY_FRAMES for k in range(cfg.n_codebooks)],
+        atol=decoder_tol or atol, relative=cfg.kind == "mel")
     return CodecParity(dec.max_abs_diff, latent_diff, agreement, PARITY_FRAMES)
 
 

@@ -31,9 +31,17 @@ from .rvq import ResidualVQ
 LOG_FLOOR = 1e-5  # natural-log mel magnitudes are floored here (about -115 dB under full scale)
 
 
-def mel_inverse(n_mels: int) -> np.ndarray:
-    """(n_fft/2 + 1, n_mels) pseudo-inverse of the Slaney filterbank: band magnitudes -> bin magnitudes."""
-    return np.linalg.pinv(mel_filters(n_mels).astype(np.float64)).astype(np.float32)
+def mel_inverse(n_mels: int, ridge: float = 1e-3) -> np.ndarray:
+    """(n_fft/2 + 1, n_mels) ridge-regularised inverse of the Slaney filterbank: band magnitudes -> bin
+    magnitudes, argmin |F s - b|^2 + ridge * sigma_max^2 |s|^2.
+
+    Not the plain pseudo-inverse: at n_fft 400 some of Whisper's 80 low bands are narrower than an FFT
+    bin, the filterbank is singular and its pseudo-inverse reaches 4e6, so a codec's small band errors
+    came back as magnitudes of 1e5 (STOI 0.50 at step 1200 of training). The ridge caps the inverse at
+    67 and gave STOI 0.81 on the same codes; on exact mels the two are equal (0.969, 6 real files)."""
+    f = mel_filters(n_mels).astype(np.float64)
+    lam = ridge * np.linalg.norm(f, 2) ** 2
+    return np.linalg.solve(f.T @ f + lam * np.eye(f.shape[1]), f.T).astype(np.float32)
 
 
 class MelFrontend(nn.Module):

@@ -4,6 +4,7 @@
     nice -n 19 python -m models.codec.train --max-minutes 50      # one session's share; rerun to continue
     nice -n 19 python -m models.codec.train --steps 40000        # a longer budget continues where it stopped
     nice -n 19 python -m models.codec.train --frame-rate 25 --ckpt models/checkpoints/codec-25hz   # 640-sample frames
+    nice -n 19 python -m models.codec.train --config mel --max-minutes 50   # the spectral codec (12.5 Hz, 12 x 1024: 1.5 kbps)
     python -m models.codec.train --config tiny --ckpt runs/codec-tiny   # seconds; what the tests run
 
 Every `save_every` steps the checkpoint directory gets the codec's weights and EMA codebooks
@@ -15,7 +16,8 @@ optimizer.safetensors (it is twice the weights' size: one may choose not to comm
 resumes with fresh moments and a short re-warm-up instead.
 `python -m export.codec_export --ckpt DIR OUT` then writes the ONNX codec bundle.
 
-Losses: multi-resolution STFT + multi-scale log-mel reconstruction + commitment, and, when a
+Losses: multi-resolution STFT + multi-scale log-mel reconstruction + commitment (the spectral
+codec: L1 between its log-mel and the input's, + commitment), and, when a
 teacher cache is given, 1 - cosine between the first codebook's quantised latent (through a
 linear projection) and frozen Whisper tiny.en encoder states averaged to the codec's frame rate
 (models/train/encode_cache.py writes them: data/cache/whisper-tiny.en/train/UID.npy at 50 Hz).
@@ -83,12 +85,11 @@ CONFIGS = {
     "default": TrainConfig(),
     # The spectral codec (mel_model.py): 12.5 Hz, 12 codebooks of 1024: 1.5 kbps with all 12.
     "mel": TrainConfig(
-        corpus="data/corpus10",
         ckpt="models/checkpoints/codec-mel",
         codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
                           n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5),
         steps=8000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
-        teacher_cache="data/cache/whisper-tiny.en-10h", distill_weight=0.3, save_every=200, log_every=50,
+        distill_weight=0.3, save_every=200, log_every=50,
     ),
     "mel-tiny": TrainConfig(
         ckpt="runs/codec-mel-tiny",
