@@ -104,3 +104,32 @@ def test_unknown_vocoder_is_refused(mel_bundle, tmp_path):
     codec = Codec.load(copy, providers=["cpu"], threads=1)
     with pytest.raises(BundleError, match="vocoder 'hifigan' is not known"):
         codec.vocoder
+
+
+# ---------------------------------------------------------------------------- the shipped codec
+
+
+def test_shipped_codec_keeps_speech_intelligible_at_1500_bits_per_second(tmp_path):
+    """The committed bundle on a voice it never trained on (the quick start's example): the contract's
+    rate and bit budget, a file size that ships, STOI against the original, and the CLI's default."""
+    import subprocess
+    import sys
+
+    from bench.codec_metrics import measures
+    from edge_audiollm.audio import load_audio
+    from edge_audiollm.codec import DEFAULT_CODEC_DIR, Codec, load_tokens
+
+    codec = Codec.load(providers=["cpu"], threads=1)
+    assert codec.path.resolve() == DEFAULT_CODEC_DIR.resolve()
+    assert codec.frame_rate_hz <= 12.5 and codec.bitrate_bps() <= 1500
+    assert sum(f.stat().st_size for f in DEFAULT_CODEC_DIR.rglob("*") if f.is_file()) <= 10 * 2**20
+    wav = DEFAULT_CODEC_DIR.parents[1] / "assets" / "set_an_alarm.wav"
+    x = load_audio(wav).samples
+    full = measures(x, codec.decode(codec.encode(x, 16000))[: len(x)])
+    first = measures(x, codec.decode(codec.encode(x, 16000, n_codebooks=1))[: len(x)])
+    assert full["stoi"] > 0.8 and full["stoi"] > first["stoi"], (full, first)
+    npz = tmp_path / "alarm.npz"
+    p = subprocess.run([sys.executable, "-m", "edge_audiollm", "codec", "encode", str(wav), str(npz)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert load_tokens(npz).codes.shape == (codec.n_codebooks, -(-len(x) // codec.hop_samples))

@@ -88,7 +88,7 @@ CONFIGS = {
         ckpt="models/checkpoints/codec-mel",
         codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
                           n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5),
-        steps=8000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
+        steps=10000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
         distill_weight=0.3, save_every=200, log_every=50,
     ),
     "mel-tiny": TrainConfig(
