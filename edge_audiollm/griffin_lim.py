@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft as sfft  # numpy's float32 rfft is 3x slower than scipy's here
 
-N_FFT = 400
-HOP = 160
+from .features_whisper import HOP_LENGTH as HOP
+from .features_whisper import N_FFT, _hann
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class GriffinLimOptions:
 
 @lru_cache(maxsize=1)
 def _window() -> np.ndarray:
-    w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    w = _hann(N_FFT).astype(np.float32)  # Whisper's periodic Hann: the frames the codec's mel was made from
     w.setflags(write=False)
     return w
 
