@@ -36,7 +36,7 @@ import json  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import codec2_baseline, codec_metrics, datasets  # noqa: E402
-from bench.vs_peers import load_whisper, report_groups  # noqa: E402
+from bench.vs_peers import Unavailable, load_system, load_whisper, report_groups  # noqa: E402
 from edge_audiollm import wer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,7 @@ class Row:
     wer: float | None  # Whisper tiny.en's
     cer: float | None
     wer_ours: float | None  # our default pipeline's
+    wer_pocketsphinx: float | None  # the classical peer's (PocketSphinx, its en-us model)
     si_sdr_db: float | None
     mel_distance: float
     stoi: float
@@ -110,7 +111,9 @@ def original_condition() -> Condition:
 
 
 def evaluate(cond: Condition, sets: dict, audio: dict, transcribe: Callable | None, log,
-             ours: Callable | None = None) -> list[dict]:
+             others: dict[str, Callable] | None = None) -> list[dict]:
+    """Per utterance: the measures, Whisper's hypothesis and one `hypothesis_<name>` per other judge."""
+    others = others or {}
     out = []
     for group, utts in sets.items():
         t_group = time.perf_counter()
@@ -120,25 +123,30 @@ def evaluate(cond: Condition, sets: dict, audio: dict, transcribe: Callable | No
             m = ({"si_sdr_db": None, "mel_distance": 0.0, "stoi": 1.0} if cond.family == "original"
                  else codec_metrics.measures(x, decoded))
             hyp = transcribe(decoded) if transcribe else None
-            hyp_ours = ours(decoded) if ours else None
-            out.append({"id": u.id, "group": group, "reference": u.text, "hypothesis": hyp,
-                        "hypothesis_ours": hyp_ours, **m,
+            more = {f"hypothesis_{name}": judge(decoded) for name, judge in others.items()}
+            out.append({"id": u.id, "group": group, "reference": u.text, "hypothesis": hyp, **more, **m,
                         "audio_seconds": round(len(x) / datasets.SAMPLE_RATE, 4),
                         "encode_seconds": enc_s, "decode_seconds": dec_s})
         log(f"  {cond.name:<30} {group:<10} {len(utts):4d} utterances in {time.perf_counter() - t_group:6.1f} s")
     return out
 
 
-def summarise(group: str, cond: Condition, results: list[dict], judged: bool, judged_ours: bool = False) -> Row:
+def summarise(group: str, cond: Condition, results: list[dict], judged: bool) -> Row:
     audio_s = sum(r["audio_seconds"] for r in results)
     s = wer.score((r["reference"], r["hypothesis"] or "") for r in results) if judged else None
-    s_ours = wer.score((r["reference"], r["hypothesis_ours"] or "") for r in results) if judged_ours else None
+
+    def other(name: str) -> float | None:
+        key = f"hypothesis_{name}"
+        if key not in results[0]:
+            return None
+        return round(wer.score((r["reference"], r[key] or "") for r in results).wer, 4)
+
     mean = lambda k: round(float(np.mean([r[k] for r in results])), 4) if results[0][k] is not None else None  # noqa: E731
     rtf = lambda k: (round(sum(r[k] for r in results) / audio_s, 5)  # noqa: E731
                      if results[0][k] is not None and audio_s else None)
     return Row(group, cond.name, cond.family, cond.n_codebooks, round(cond.bitrate_bps, 1),
                round(s.wer, 4) if s else None, round(s.cer, 4) if s else None,
-               round(s_ours.wer, 4) if s_ours else None, mean("si_sdr_db"),
+               other("ours"), other("pocketsphinx"), mean("si_sdr_db"),
                mean("mel_distance"), mean("stoi"), rtf("encode_seconds"), rtf("decode_seconds"), len(results),
                round(audio_s, 3))
 
@@ -153,12 +161,12 @@ def _fmt(v, spec: str, scale: float = 1.0) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = (f"{'group':<10} {'system':<30} {'bit/s':>8} {'WER %':>7} {'ours %':>7} {'SI-SDR dB':>10} {'mel L1':>7} "
+    head = (f"{'group':<10} {'system':<30} {'bit/s':>8} {'WER %':>7} {'ours %':>7} {'PS %':>7} {'SI-SDR dB':>10} {'mel L1':>7} "
             f"{'STOI':>6} {'enc RTF':>8} {'dec RTF':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.group:<10} {r.system:<30} {r.bitrate_bps:8.0f} {_fmt(r.wer, '7.1f', 100)} "
-                     f"{_fmt(r.wer_ours, '7.1f', 100)} "
+                     f"{_fmt(r.wer_ours, '7.1f', 100)} {_fmt(r.wer_pocketsphinx, '7.1f', 100)} "
                      f"{_fmt(r.si_sdr_db, '10.1f')} {r.mel_distance:7.3f} {r.stoi:6.3f} "
                      f"{_fmt(r.encode_rtf, '8.4f')} {_fmt(r.decode_rtf, '8.4f')}")
     return "\n".join(lines)
@@ -177,18 +185,19 @@ def markdown(rows: list[Row], notes: list[str], command: str, when: str, figure:
         f"Run {when} on {machine()['cpus']} CPUs ({machine()['machine']}), on one thread. Every system decodes the "
         "same 16 kHz samples; the judges are the same for all: SI-SDR, log-mel L1 (80 bands, floor 80 dB under the "
         "loudest) and STOI against the original after the best lag within +-40 ms, and the WER of Whisper tiny.en "
-        "(faster-whisper int8, beam 5; an ear we did not train) and of our default pipeline (`ours`) on the decoded "
-        "speech, after `edge_audiollm/wer.py`'s normaliser. The "
+        "(faster-whisper int8, beam 5; an ear we did not train), of PocketSphinx (its en-us model: the classical "
+        "peer) and of our default pipeline (`ours`) on the decoded speech, after `edge_audiollm/wer.py`'s "
+        "normaliser. The "
         "`original` row is that judge on the undecoded audio (16-bit PCM). RTF is compute seconds per audio second "
         "of `Codec.encode` / `Codec.decode` on one onnxruntime thread.",
         "",
-        "| group | system | bit/s | Whisper WER % | ours WER % | SI-SDR dB | mel L1 | STOI | encode RTF | decode RTF "
-        "| utterances |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| group | system | bit/s | Whisper WER % | PocketSphinx WER % | ours WER % | SI-SDR dB | mel L1 | STOI "
+        "| encode RTF | decode RTF | utterances |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(f"| {r.group} | {r.system} | {r.bitrate_bps:.0f} | {_fmt(r.wer, '.1f', 100)} | "
-                   f"{_fmt(r.wer_ours, '.1f', 100)} | "
+                   f"{_fmt(r.wer_pocketsphinx, '.1f', 100)} | {_fmt(r.wer_ours, '.1f', 100)} | "
                    f"{_fmt(r.si_sdr_db, '.1f')} | {r.mel_distance:.3f} | {r.stoi:.3f} | {_fmt(r.encode_rtf, '.4f')} | "
                    f"{_fmt(r.decode_rtf, '.4f')} | {r.utterances} |")
     if figure:
@@ -244,6 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "synthetic is capped at 200 as in vs_peers)")
     p.add_argument("--no-wer", action="store_true", help="skip both judges (signal measures only)")
     p.add_argument("--ours", default="default", help="bundle of our own judge ('' to skip; default: default)")
+    p.add_argument("--no-pocketsphinx", action="store_true", help="skip the PocketSphinx judge")
     p.add_argument("--corpus", type=Path, default=datasets.CORPUS_DIR)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "codec.json")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "codec.md", help="markdown path ('' to skip)")
@@ -304,23 +314,29 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"WER skipped: Whisper tiny.en unavailable ({type(exc).__name__}: {exc})")
             transcribe = None
 
-    ours = None
+    others: dict[str, Callable] = {}
+    if not args.no_wer and not args.no_pocketsphinx:
+        sphinx = load_system("pocketsphinx", "default", {})
+        if isinstance(sphinx, Unavailable):
+            notes.append(f"PocketSphinx judge skipped: {sphinx.reason}")
+        else:
+            others["pocketsphinx"] = sphinx.transcribe
     if not args.no_wer and args.ours:
         from edge_audiollm import Pipeline
 
         pipe = Pipeline.load(args.ours, providers=["cpu"], threads=1)
-        ours = lambda x: pipe.transcribe(x, sample_rate=datasets.SAMPLE_RATE).text  # noqa: E731
+        others["ours"] = lambda x: pipe.transcribe(x, sample_rate=datasets.SAMPLE_RATE).text
 
     per_condition = {}
     for cond in conditions:
         log(f"{cond.name}: {cond.bitrate_bps:.0f} bit/s")
-        per_condition[cond.name] = evaluate(cond, sets, audio, transcribe, log, ours)
+        per_condition[cond.name] = evaluate(cond, sets, audio, transcribe, log, others)
     rows = []
     for group in report_groups(sets):
         for cond in conditions:
             mine = [r for r in per_condition[cond.name]
                     if r["group"] == group or (group == "real" and r["group"] in datasets.REAL_GROUPS)]
-            rows.append(summarise(group, cond, mine, transcribe is not None, ours is not None))
+            rows.append(summarise(group, cond, mine, transcribe is not None))
     print()
     print(table(rows))
     for n in notes:
@@ -333,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         "groups": {g: len(u) for g, u in sets.items()},
         "codecs": [str(p) for p in args.codec],
         "judge": None if judge is None else {"description": judge.description, "versions": judge.versions},
-        "judge_ours": args.ours if ours is not None else None,
+        "judge_ours": args.ours if "ours" in others else None,
+        "judge_pocketsphinx": "pocketsphinx" in others,
         "results": [asdict(r) for r in rows],
         "utterances": per_condition,
     }

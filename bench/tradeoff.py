@@ -59,7 +59,7 @@ def build_bundles(names: list[str], quantizations: list[str], log=print) -> dict
 
     from models.adapters import variants
     from models.train import tradeoff as T
-    from models.train.variant_bundle import build_variant_bundle, fp32_encoder
+    from models.train.variant_bundle import build_codec_variant_bundle, build_variant_bundle, fp32_encoder
 
     torch.set_num_threads(1)
     sweep = T.SWEEPS["default"]
@@ -78,6 +78,12 @@ def build_bundles(names: list[str], quantizations: list[str], log=print) -> dict
             info = json.loads((ckpt / inner / "metrics.json").read_text())
             info.update(checkpoint_sha256=digest, trained_at_rate=pool is None,
                         recipe="python -m models.train.tradeoff")
+            if adapter.inputs == "codec_tokens":  # the discrete path: the codec's encoder, no CTC head
+                out[(name, q)] = build_codec_variant_bundle(
+                    d, base=ROOT / "edge_audiollm" / "bundles" / "default", codec_dir=ROOT / sweep.codec_bundle,
+                    name=f"{name}-{q}", adapter=adapter, lm=lm, quantize=q == "int8", training=info,
+                    overwrite=True, log=log)
+                continue
             enc = fp32_encoder(BUILD / "encoder.fp32.onnx", head, log=log) if q == "fp32" else None
             out[(name, q)] = build_variant_bundle(d, base=ROOT / "edge_audiollm" / "bundles" / "default", name=f"{name}-{q}",
                                                   adapter=adapter, lm=lm, quantize=q == "int8", encoder_fp32=enc,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ORDER = ("mlp", "strided", "conv", "qformer", "ctc")
+ORDER = ("mlp", "strided", "conv", "qformer", "ctc", "codec_tokens")
 NOTES = "## What it shows"
 
 
@@ -57,8 +57,29 @@ def ctc_check(rows: list[dict], quant: str = "int8") -> list[str]:
 
 
 def _line(r: dict) -> str:
-    """One line per family; the CTC family's two merges are separate lines (same rate)."""
-    return f"ctc {r['params'].get('merge')}" if r["adapter"] == "ctc" else r["adapter"]
+    """One line per family; the CTC family's two merges and each codebook count of the codec-token
+    family are separate lines (same rate)."""
+    if r["adapter"] == "ctc":
+        return f"ctc {r['params'].get('merge')}"
+    if r["adapter"] == "codec_tokens":
+        return f"codec_tokens {r['params'].get('codebooks')} codebook(s)"
+    return r["adapter"]
+
+
+def discrete_check(rows: list[dict], quant: str = "int8") -> list[str]:
+    """Issue 9's discrete path against the continuous adapter at the same 12.5 Hz."""
+    rs = [r for r in rows if r["quantization"] == quant and r["trained_at_rate"]]
+    ref = next((r for r in rs if r["name"] == "strided4"), None)
+    out = []
+    for c in (r for r in rs if r["adapter"] == "codec_tokens"):
+        parts = [f"{c['name']} ({c['params'].get('codebooks')} codebook(s), {c['tokens_per_second']:.1f} tokens/s): "
+                 f"WER synthetic {_pct(c['wer'])}%, real {_pct(c['wer_real'])}%, 10 dB {_pct(c['wer_noisy'])}%, "
+                 f"intent {_pct(c['intent_accuracy'])}%"]
+        if ref:
+            parts.append(f"strided4 (Whisper states, {ref['tokens_per_second']:.1f} tokens/s): {_pct(ref['wer'])}%, "
+                         f"{_pct(ref['wer_real'])}%, {_pct(ref['wer_noisy'])}%, intent {_pct(ref['intent_accuracy'])}%")
+        out.append("- " + "; ".join(parts))
+    return out
 
 
 def _line_order(label: str) -> int:
@@ -104,7 +125,8 @@ def write_report(result: dict, md: Path, png: Path) -> None:
     text = [
         "# The frame-rate tradeoff: adapter families from 50 to 6 tokens/s",
         "",
-        "Every row uses the same frozen Whisper tiny.en encoder (int8 or fp32, as the row says), the same CTC head, "
+        "Every row but the `codec_tokens` ones (the discrete path, below) uses the same frozen Whisper tiny.en "
+        "encoder (int8 or fp32, as the row says), the same CTC head, "
         "the same text-trained LLM (4 layers, dim 256) adapted with LoRA rank 32, the same training data "
         "(the corpus's train split, 3.46 h, 17 synthetic voices), budget (1,000 steps of 24 examples) and seed. "
         "Only the adapter and its LoRA differ. Each is trained at the rate it is deployed at, except the `pooled` "
@@ -128,6 +150,15 @@ def write_report(result: dict, md: Path, png: Path) -> None:
         "|---|---|---|---|---|",
         *(f"| {p['name']} | {_pct(p.get('wer'))} | {_pct(p.get('wer_real'))} | {_pct(p.get('wer_noisy'))} | "
           f"{_num(p.get('rtf'), '{:.4f}')} |" for p in result.get("peers", [])),
+        "",
+        "## The discrete path: codec tokens into the LLM against Whisper's states at the same rate",
+        "",
+        "The `codec_tokens` rows replace the Whisper encoder by the codec's (edge_audiollm/bundles/codec, 12.5 Hz, "
+        "12 x 1024 RVQ): the LLM reads learned embeddings of its first codebook alone (125 bit/s) or of all 12 "
+        "summed (1.5 kbit/s), trained at that rate with the same LLM, LoRA, data, budget and seed. They have no "
+        "CTC head (CTC WER `-`), so no silence guard and no CTC words for slot values either.",
+        "",
+        "int8:", "", *discrete_check(rows, "int8"), "", "fp32:", "", *discrete_check(rows, "fp32"),
         "",
         "## The CTC-guided adapter against the 50 Hz adapter and against strided at its rate",
         "",

@@ -45,6 +45,13 @@ class Pipeline:
         self.ctc_vocab: list[str] | None = enc.get("ctc_vocab")
         self.ctc_blank = int(enc.get("ctc_blank", 0))
         self.encoder_rate_hz = float(enc.get("frame_rate_hz", 50.0))
+        # "waveform": the encoder is a codec's (samples -> RVQ codes), and the adapter reads its
+        # codes: the discrete path of the tradeoff table. Otherwise features -> states.
+        self.encoder_input = enc.get("input", "features")
+        if self.encoder_input not in ("features", "waveform"):
+            raise BundleError(f"bundle {bundle.name!r}: encoder input must be 'features' or 'waveform', "
+                              f"not {self.encoder_input!r}; upgrade edge_audiollm or rebuild the bundle")
+        self.encoder_hop_samples = int(enc.get("hop_samples", 1))
         self.adapter: OnnxModel | None = None
         self.llm_prefill: OnnxModel | None = None
         self.llm_decode: OnnxModel | None = None
@@ -119,7 +126,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def encode(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """Features and encoder on 16 kHz float32 mono: (hidden (T, D), ctc_log_probs (T, V) or None, timings)."""
+        """Features and encoder on 16 kHz float32 mono: (hidden (T, D), ctc_log_probs (T, V) or None, timings).
+        A codec encoder's hidden is its codes, (T, n_codebooks) as float32, and has no CTC output."""
+        if self.encoder_input == "waveform":
+            return self._encode_codes(samples)
         t0 = time.perf_counter()
         feats = self.frontend(samples)
         t1 = time.perf_counter()
@@ -129,6 +139,16 @@ class Pipeline:
         hidden = outs[names.index("hidden")][0]
         log_probs = outs[names.index("ctc_log_probs")][0] if "ctc_log_probs" in names else None
         return hidden, log_probs, {"features": (t1 - t0) * 1e3, "encoder": (t2 - t1) * 1e3}
+
+    def _encode_codes(self, samples: np.ndarray) -> tuple[np.ndarray, None, dict]:
+        t0 = time.perf_counter()
+        hop = self.encoder_hop_samples
+        frames = max(1, -(-len(samples) // hop))  # zero-padded to whole codec frames, as Codec.encode does
+        padded = np.zeros((1, frames * hop), np.float32)
+        padded[0, : len(samples)] = samples
+        codes = self.encoder.run({"waveform": padded}, ["codes"])[0]
+        hidden = np.ascontiguousarray(codes.T, dtype=np.float32)
+        return hidden, None, {"features": 0.0, "encoder": (time.perf_counter() - t0) * 1e3}
 
     def ctc_text(self, log_probs: np.ndarray) -> str:
         """Greedy CTC transcript: cheap, used for partials and as the silence guard."""

@@ -135,7 +135,7 @@ def _measure_set(p, encoded) -> dict:
     summary = {
         "utterances": len(encoded),
         "tokens_per_second": round(float(np.mean(rates)), 3) if rates else None,
-        "wer": round(llm.wer, 4), "ctc_wer": round(ctc.wer, 4),
+        "wer": round(llm.wer, 4), "ctc_wer": round(ctc.wer, 4) if p.ctc_vocab is not None else None,
         "intent_accuracy": round(right / n_cmd, 4) if n_cmd else None,
         "intent_exact": round(exact / n_cmd, 4) if n_cmd else None,
         "rtf": round(compute_ms / 1e3 / max(audio_s, 1e-9), 5),

@@ -31,6 +31,7 @@ def mel_bundle(tmp_path_factory, speech_wav, speech_wav2):
     ckpt = tmp_path_factory.mktemp("mel_ckpt")
     state = train(replace(MEL_TINY, corpus=str(root), ckpt=str(ckpt)), log=lambda *_: None)
     codec, _ = load_codec(ckpt)
+    codec.corpus, codec.ckpt = root, ckpt  # for the fine-tuning test
     return state, codec, build_codec_bundle(codec, tmp_path_factory.mktemp("mel_bundle") / "codec", name="mel-fixture")
 
 
@@ -133,3 +134,32 @@ def test_shipped_codec_keeps_speech_intelligible_at_1500_bits_per_second(tmp_pat
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert load_tokens(npz).codes.shape == (codec.n_codebooks, -(-len(x) // codec.hop_samples))
+
+
+def test_detail_terms_are_zero_on_exact_mels_and_see_smoothing():
+    from models.codec.losses import mel_detail_l1
+
+    torch.manual_seed(0)
+    ref = torch.randn(2, 8, 40) - 3.0
+    loud, delta = mel_detail_l1(ref.clone(), ref)
+    assert float(loud) == 0.0 and float(delta) == 0.0
+    smooth = torch.nn.functional.avg_pool1d(ref, 5, 1, 2, count_include_pad=False)
+    loud, delta = mel_detail_l1(smooth, ref)
+    assert float(delta) > 0.3 and float(loud) > 0.3
+
+
+def test_decoder_fine_tune_keeps_the_codes(mel_bundle, tmp_path):
+    """train_parts 'decoder' from init_from: encoder and codebooks unchanged (token files stay valid),
+    the decoder moves."""
+    _, codec, _ = mel_bundle
+    cfg = replace(MEL_TINY, corpus=str(codec.corpus), ckpt=str(tmp_path / "ft"), init_from=str(codec.ckpt),
+                  train_parts="decoder", loud_weight=1.0, delta_weight=1.0, steps=3)
+    state = train(cfg, log=lambda *_: None)
+    assert state["step"] == 3 and {"loud", "delta"} <= set(state["losses"][-1])
+    tuned, _ = load_codec(tmp_path / "ft")
+    before, after = codec.state_dict(), tuned.state_dict()
+    frozen = [k for k in before if k.startswith(("encoder.", "quantizer."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    with pytest.raises(ValueError, match="train_parts must be"):
+        train(replace(cfg, ckpt=str(tmp_path / "bad"), train_parts="everything"), log=lambda *_: None)

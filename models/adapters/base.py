@@ -23,6 +23,9 @@ class Adapter(nn.Module):
     kind: str = ""
     uses_segments: bool = False
     takes_lengths: bool = False  # forward(hidden, lengths) masks batch padding itself
+    # What `hidden` holds: the frozen encoder's states, or "codec_tokens": the codec encoder's
+    # (T, n_codebooks) codes as floats (the discrete path, codec_tokens.py)
+    inputs: str = "encoder_states"
 
     def output_lengths(self, lengths: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .base import Adapter
+from .codec_tokens import CodecTokenAdapter, CodecTokenAdapterConfig
 from .conv import ConvAdapter, ConvAdapterConfig
 from .ctc_merge import CtcMergeAdapter, CtcMergeAdapterConfig
 from .qformer import QFormerAdapter, QFormerAdapterConfig
@@ -26,6 +27,9 @@ VARIANTS: dict[str, Callable[[dict], Adapter]] = {
     "ctc_mean_g1": lambda d: CtcMergeAdapter(CtcMergeAdapterConfig(**d, merge="mean", group=1)),
     "qformer_w17_q1": lambda d: QFormerAdapter(QFormerAdapterConfig(**d, queries=1, window=17)),
     "qformer_w17_q4": lambda d: QFormerAdapter(QFormerAdapterConfig(**d, queries=4, window=17)),
+    # The discrete path: the codec's tokens at 12.5 Hz, not the encoder's states (in_dim unused)
+    "codec_cb1": lambda d: CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=d["llm_dim"], codebooks=1)),
+    "codec_sum12": lambda d: CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=d["llm_dim"], codebooks=12)),
 }
 
 # Rows that pool a trained model after the fact: (name, trained variant, pool factor).

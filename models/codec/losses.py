@@ -76,8 +76,26 @@ class MultiScaleMel(nn.Module):
 def mel_l1(log_mel_hat: torch.Tensor, log_mel: torch.Tensor, floor_db: float = FLOOR_DB) -> torch.Tensor:
     """L1 of (B, n_mels, T) natural-log mel magnitudes, both raised to `floor_db` under the target's
     loudest band and frame (per example), as the waveform codec's spectral losses are."""
+    return F.l1_loss(*_floored_log_mels(log_mel_hat, log_mel, floor_db))
+
+
+def _floored_log_mels(log_mel_hat: torch.Tensor, log_mel: torch.Tensor, floor_db: float) -> tuple[torch.Tensor, torch.Tensor]:
     floor = log_mel.detach().amax(dim=(1, 2), keepdim=True) - floor_db / 20 * np.log(10)
-    return F.l1_loss(torch.maximum(log_mel_hat, floor), torch.maximum(log_mel, floor))
+    return torch.maximum(log_mel_hat, floor), torch.maximum(log_mel, floor)
+
+
+def mel_detail_l1(log_mel_hat: torch.Tensor, log_mel: torch.Tensor, loud_db: float = 40.0,
+                  floor_db: float = FLOOR_DB) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two terms against an L1-trained decoder's smoothing, both on (B, n_mels, T) log-mels floored
+    as in mel_l1: (L1 over the bins within `loud_db` of the example's loudest, L1 of the frame-to-frame
+    differences). Measured on the 12.5 Hz codec: three quarters of its log-mel error lay more than
+    40 dB under the peak, where the ear (Whisper's too) hears least, and its real-speech error in
+    the loud bins (0.41 nats) was what set Whisper's WER (6.2% on exact mels, 15.6% on its own)."""
+    hat, ref = _floored_log_mels(log_mel_hat, log_mel, floor_db)
+    loud = (ref.detach() >= ref.detach().amax(dim=(1, 2), keepdim=True) - loud_db / 20 * np.log(10)).float()
+    loud_l1 = ((hat - ref).abs() * loud).sum() / loud.sum().clamp_min(1.0)
+    delta_l1 = F.l1_loss(hat[..., 1:] - hat[..., :-1], ref[..., 1:] - ref[..., :-1])
+    return loud_l1, delta_l1
 
 
 def distillation_loss(first_quantized: torch.Tensor, projection: nn.Module, teacher: torch.Tensor,

@@ -41,7 +41,7 @@ from models.train.corpus import read_split
 
 from .config import MEL_STRIDES, STRIDES, CodecConfig
 from .data import CropSampler, TeacherSource
-from .losses import MultiResolutionStft, MultiScaleMel, distillation_loss, mel_l1
+from .losses import MultiResolutionStft, MultiScaleMel, distillation_loss, mel_detail_l1, mel_l1
 from .model import Codec, build_codec
 
 CODEC_FILE = "codec.safetensors"
@@ -72,6 +72,14 @@ class TrainConfig:
     teacher_dim: int = 384
     distill_weight: float = 1.0
     kmeans_init_crops: int = 64  # the first batch the codebooks are clustered from: > codebook_size vectors
+    # Fine-tuning: start from another checkpoint directory's codec weights (no k-means). With
+    # train_parts "decoder" the encoder and codebooks are frozen, so the codes the codec emits,
+    # and every token file written with it, stay valid: only what they decode to changes.
+    init_from: str | None = None
+    train_parts: str = "all"
+    # Extra mel terms against the decoder's smoothing (losses.mel_detail_l1): loud bins, deltas.
+    loud_weight: float = 0.0
+    delta_weight: float = 0.0
     save_every: int = 100
     log_every: int = 25
     threads: int = 1
@@ -81,15 +89,22 @@ class TrainConfig:
         return {**asdict(self), "codec": self.codec.to_dict()}
 
 
+# The spectral codec (mel_model.py): 12.5 Hz, 12 codebooks of 1024: 1.5 kbps with all 12.
+MEL_CODEC = CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
+                        n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5)
+
 CONFIGS = {
     "default": TrainConfig(),
-    # The spectral codec (mel_model.py): 12.5 Hz, 12 codebooks of 1024: 1.5 kbps with all 12.
     "mel": TrainConfig(
-        ckpt="models/checkpoints/codec-mel",
-        codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
-                          n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5),
+        ckpt="models/checkpoints/codec-mel", codec=MEL_CODEC,
         steps=10000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
         distill_weight=0.3, save_every=200, log_every=50,
+    ),
+    # The shipped codec's decoder fine-tuned with the loud-bin and delta terms; its codes unchanged.
+    "mel-ft": TrainConfig(
+        ckpt="models/checkpoints/codec-mel-ft", codec=MEL_CODEC, init_from="models/checkpoints/codec-mel",
+        train_parts="decoder", teacher_cache=None, loud_weight=1.0, delta_weight=1.0,
+        steps=6000, batch_size=16, crop_frames=32, lr=3e-4, warmup_steps=100, save_every=200, log_every=50,
     ),
     "mel-tiny": TrainConfig(
         ckpt="runs/codec-mel-tiny",
@@ -129,6 +144,9 @@ class Losses(nn.Module):
         if self.cfg.codec.kind == "mel":
             parts = {"mel": mel_l1(out.log_mel_hat, out.log_mel), "commitment": out.commitment}
             total = self.cfg.mel_weight * parts["mel"] + self.cfg.commitment_weight * parts["commitment"]
+            if self.cfg.loud_weight or self.cfg.delta_weight:
+                parts["loud"], parts["delta"] = mel_detail_l1(out.log_mel_hat, out.log_mel)
+                total = total + self.cfg.loud_weight * parts["loud"] + self.cfg.delta_weight * parts["delta"]
         else:
             y_hat, y = out.audio[:, 0], audio[:, 0]
             parts = {"stft": self.stft(y_hat, y), "mel": self.mel(y_hat, y), "commitment": out.commitment}
@@ -176,8 +194,13 @@ def train(cfg: TrainConfig, *, log=print, session_steps: int | None = None, sess
     step = state["step"]
     torch.manual_seed(cfg.seed)
     sampler = sampler_for(cfg, np.random.default_rng(cfg.seed))
+    if cfg.train_parts not in ("all", "decoder"):
+        raise ValueError(f"train_parts must be 'all' or 'decoder', got {cfg.train_parts!r}")
     codec, losses = build_codec(cfg.codec), Losses(cfg)
-    params = list(codec.parameters()) + list(losses.parameters())
+    if cfg.train_parts == "decoder":
+        for p in list(codec.encoder.parameters()) + list(codec.quantizer.parameters()):
+            p.requires_grad_(False)
+    params = [p for p in list(codec.parameters()) + list(losses.parameters()) if p.requires_grad]
     rewarm_from = None
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.0)
     log(f"codec: {sum(p.numel() for p in codec.parameters()) / 1e6:.2f} M parameters, "
@@ -193,12 +216,19 @@ def train(cfg: TrainConfig, *, log=print, session_steps: int | None = None, sess
             log(f"no {OPTIMIZER_FILE} in {ckpt}: Adam's moments restart from zero, "
                 f"the learning rate warms up again over {cfg.rewarm_steps} steps")
         log(f"resuming from step {step} ({ckpt})")
+    elif cfg.init_from:
+        if not checkpoints.load(codec, Path(cfg.init_from) / CODEC_FILE):
+            raise FileNotFoundError(f"init_from {cfg.init_from}: no {CODEC_FILE} there; train that codec first")
+        log(f"starting from {cfg.init_from}, training the {cfg.train_parts} part(s)")
     else:
         t_init = time.time()
         codec.init_codebooks(torch.from_numpy(sampler.batch(cfg.kmeans_init_crops).audio))
         log(f"codebooks: k-means on {cfg.kmeans_init_crops * cfg.crop_frames} frames in {time.time() - t_init:.1f} s")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: _lr_factor(cfg, step, rewarm_from))
     codec.train()
+    if cfg.train_parts == "decoder":  # frozen codebooks: no EMA updates, no dead-code restarts
+        codec.encoder.eval()
+        codec.quantizer.eval()
     t0 = t_saved = time.time()
     start = step
     window: list[dict[str, float]] = []

@@ -5,6 +5,12 @@ encoder graph emits.
 
     python -m models.train.encode_cache --corpus data/corpus --encoder data/whisper/encoder_int8.onnx \
         --out data/cache/whisper-tiny.en --splits train valid test_synthetic test_noisy
+
+The codec's tokens the same way (--encoder a codec bundle directory): int16 codes (frames,
+n_codebooks) per utterance, what the discrete-path adapters (models/adapters/codec_tokens.py) read:
+
+    python -m models.train.encode_cache --encoder edge_audiollm/bundles/codec --out data/cache/codec-mel \
+        --splits train valid
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import hashlib
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -29,6 +36,18 @@ def encode_file(session, path: Path) -> np.ndarray:
     samples = load_audio(path).samples[: int(MAX_SECONDS * 16000)]
     feats = whisper_log_mel(samples)
     return session.run({"features": feats[None]}, ["hidden"])[0][0].astype(np.float16)
+
+
+def file_encoder(encoder: Path, threads: int = 1) -> Callable[[Path], np.ndarray]:
+    """path -> what the cache keeps for it: Whisper states (an encoder .onnx) or codec codes (a
+    codec bundle directory)."""
+    if encoder.is_dir():
+        from edge_audiollm.codec import Codec
+
+        codec = Codec.load(encoder, providers=["cpu"], threads=threads)
+        return lambda path: codec.encode(path).codes.T.astype(np.int16)
+    session = make_session(encoder, ["cpu"], threads)
+    return lambda path: encode_file(session, path)
 
 
 def check_source(corpus: Path, split: str, target: Path) -> None:
@@ -49,7 +68,7 @@ def check_source(corpus: Path, split: str, target: Path) -> None:
 
 
 def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: int = 1, log=print) -> int:
-    session = make_session(encoder, ["cpu"], threads)
+    encode = file_encoder(encoder, threads)
     utts = read_split(corpus, split)
     target = out / split
     check_source(corpus, split, target)  # creates target, stamped, when it is new
@@ -58,7 +77,7 @@ def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: in
         dst = target / f"{u.uid}.npy"
         if dst.exists():  # resumable
             continue
-        h = encode_file(session, u.path)
+        h = encode(u.path)
         tmp = dst.with_suffix(".tmp.npy")
         np.save(tmp, h)
         tmp.rename(dst)  # never a half-written cache file
@@ -77,7 +96,7 @@ def load_states(cache: Path, split: str, uid: str) -> np.ndarray:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
-    p.add_argument("--encoder", type=Path, required=True)
+    p.add_argument("--encoder", type=Path, required=True, help="encoder .onnx, or a codec bundle directory (its codes)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--splits", nargs="+", default=["train", "valid", "test_synthetic", "test_noisy"])
     p.add_argument("--threads", type=int, default=1)

@@ -32,8 +32,9 @@ def error_rate(refs: list[str], hyps: list[str], chars: bool = False) -> float:
 @torch.no_grad()
 def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: dict,
              segments: dict | None = None) -> dict:
+    """head None: an adapter with no CTC head beside it (the codec-token path); its CTC figures are None."""
     refs = [u.text for u in utts]
-    ctc_hyps = greedy_texts(head, [states[u.uid] for u in utts])
+    ctc_hyps = greedy_texts(head, [states[u.uid] for u in utts]) if head is not None else None
     llm_hyps, correct_intent, n_cmd, exact = [], 0, 0, 0
     for u in utts:
         segs = [segments[u.uid]] if adapter.uses_segments else None
@@ -48,12 +49,13 @@ def evaluate(head, adapter, lm, tok: Tokenizer, utts: list[Utterance], states: d
             exact += intent == u.intent and slots == (u.slots if u.intent != "unknown" else {})
     return {
         "utterances": len(utts),
-        "ctc_cer": round(error_rate(refs, ctc_hyps, chars=True), 4),
-        "ctc_wer": round(error_rate(refs, ctc_hyps), 4),
+        "ctc_cer": round(error_rate(refs, ctc_hyps, chars=True), 4) if ctc_hyps is not None else None,
+        "ctc_wer": round(error_rate(refs, ctc_hyps), 4) if ctc_hyps is not None else None,
         "llm_wer": round(error_rate(refs, llm_hyps), 4),
         "intent_accuracy": round(correct_intent / max(n_cmd, 1), 4),
         "intent_exact_match": round(exact / max(n_cmd, 1), 4),
-        "examples": [{"ref": r, "ctc": c, "llm": h} for r, c, h in list(zip(refs, ctc_hyps, llm_hyps))[:5]],
+        "examples": [{"ref": r, "ctc": c, "llm": h}
+                     for r, c, h in list(zip(refs, ctc_hyps or [None] * len(refs), llm_hyps))[:5]],
     }
 
 

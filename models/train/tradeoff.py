@@ -6,6 +6,12 @@ stores a few MB and the base LLM is shared.
     python -m models.train.tradeoff                    # every variant not trained yet
     python -m models.train.tradeoff --only mlp,conv4   # some
     python -m models.train.tradeoff --config tiny      # minutes; what the tests run
+    python -m models.train.tradeoff --only codec_cb1,codec_sum12   # the discrete path (issue 9)
+
+The discrete-path variants (codec_*) read the codec's tokens instead of the encoder's states:
+cache them first (python -m models.train.encode_cache --encoder edge_audiollm/bundles/codec
+--out data/cache/codec-mel --splits train valid). They train on the corpus the encoder rows
+were trained on (data/corpus: 3.46 h, 17 voices), with the same LLM, LoRA, budget and seed.
 
 Weights go to <ckpt>/<variant>/{adapter,lora}.safetensors with a metrics.json (valid split,
 torch). A variant whose weights exist is skipped: the sweep resumes where it stopped.
@@ -34,7 +40,7 @@ from . import checkpoints
 from .corpus import read_split
 from .encode_cache import load_states
 from .evaluate import evaluate
-from .examples import LMExample, targets_for
+from .examples import LMExample, StateMasking, targets_for
 from .recipe import CONFIGS as RECIPES
 from .recipe import RecipeConfig
 from .train_lm import LMTrainOptions, train_lm
@@ -51,6 +57,10 @@ class SweepConfig:
     text_fraction: float = 0.25
     eval_utterances: int = 60
     seed: int = 1
+    # The discrete path's data: codec tokens (encode_cache --encoder <codec bundle>) of this corpus
+    token_corpus: str = "data/corpus"
+    token_cache: str = "data/cache/codec-mel"
+    codec_bundle: str = "edge_audiollm/bundles/codec"
 
 
 SWEEPS = {
@@ -139,9 +149,12 @@ def train_variant(sweep: SweepConfig, name: str, data: dict, log=print) -> dict:
     n_params = sum(p.numel() for p in adapter.parameters())
     log(f"[{name}] adapter {n_params / 1e6:.2f} M parameters, {adapter.spec()}")
     t0 = time.time()
+    tokens = adapter.inputs == "codec_tokens"
+    # SpecAugment-style masking zeroes spans of states; zeroed codes would be code 0, a real sound
+    masking = None if tokens else StateMasking()
     train_lm(lm, tok, data["audio_examples"],
              LMTrainOptions(steps=sweep.steps, batch_size=sweep.batch_size, lr=sweep.lr,
-                            text_fraction=sweep.text_fraction, seed=sweep.seed, log_every=100),
+                            text_fraction=sweep.text_fraction, masking=masking, seed=sweep.seed, log_every=100),
              adapter=adapter, states=data["states"], text_examples=data["text_examples"], segments=segs, log=log)
     seconds = time.time() - t0
     d = Path(sweep.ckpt) / name
@@ -149,7 +162,7 @@ def train_variant(sweep: SweepConfig, name: str, data: dict, log=print) -> dict:
     _save_tensors(lora.lora_state(lm), d / "lora.safetensors")
     lora.merge_lora(lm)
     valid = data["valid"][: sweep.eval_utterances]
-    metrics = evaluate(head, adapter.eval(), lm.eval(), tok, valid, data["states"], segs)
+    metrics = evaluate(None if tokens else head, adapter.eval(), lm.eval(), tok, valid, data["states"], segs)
     info = {"variant": name, "adapter": adapter.spec(), "adapter_parameters": n_params,
             "train_seconds": round(seconds, 1), "sweep": asdict(sweep), "valid": metrics}
     (d / "metrics.json").write_text(json.dumps(info, indent=1) + "\n")
@@ -157,9 +170,15 @@ def train_variant(sweep: SweepConfig, name: str, data: dict, log=print) -> dict:
     return info
 
 
-def load_data(sweep: SweepConfig, tok: Tokenizer, log=print) -> dict:
+def load_data(sweep: SweepConfig, tok: Tokenizer, log=print, inputs: str = "encoder_states") -> dict:
+    """Training and validation data of the variants reading `inputs` (an Adapter.inputs)."""
     rc = recipe_of(sweep)
     corpus, cache = Path(rc.corpus), Path(rc.cache)
+    if inputs == "codec_tokens":
+        corpus, cache = Path(sweep.token_corpus), Path(sweep.token_cache)
+        if not (cache / "valid").is_dir():
+            raise SystemExit(f"no codec tokens in {cache}: python -m models.train.encode_cache --corpus {corpus} "
+                             f"--encoder {sweep.codec_bundle} --out {cache} --splits train valid")
     train, valid = read_split(corpus, "train"), read_split(corpus, "valid")
     states = {u.uid: load_states(cache, s, u.uid) for s, us in (("train", train), ("valid", valid)) for u in us}
     audio_examples, text_examples = [], []
@@ -206,9 +225,13 @@ def main() -> None:
         log("every variant is trained")
         return
     tok, _, _ = load_base(sweep)
-    data = load_data(sweep, tok, log)
+    by_inputs: dict[str, list[str]] = {}
     for n in todo:
-        train_variant(sweep, n, data, log)
+        by_inputs.setdefault(variants.build(n).inputs, []).append(n)
+    for inputs, names_of in by_inputs.items():
+        data = load_data(sweep, tok, log, inputs)
+        for n in names_of:
+            train_variant(sweep, n, data, log)
 
 
 if __name__ == "__main__":

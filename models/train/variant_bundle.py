@@ -55,3 +55,35 @@ def build_variant_bundle(out_dir: Path, *, base: Path, name: str, adapter, lm, q
         out = write_bundle(out_dir, manifest, files, quant, overwrite=overwrite)
     log(f"bundle {name} written to {out}")
     return out
+
+
+def build_codec_variant_bundle(out_dir: Path, *, base: Path, codec_dir: Path, name: str, adapter, lm, quantize: bool,
+                               training: dict, overwrite: bool = False, log=print) -> Path:
+    """The discrete path's bundle: the codec's encoder graph (waveform -> codes) in the encoder's
+    place, this variant's token adapter and LLM; no CTC head (so no CTC decoder, no word LM)."""
+    manifest = json.loads((base / MANIFEST_NAME).read_text())
+    codec = json.loads((codec_dir / MANIFEST_NAME).read_text())
+    for key in ("files", "format_version", "ctc_lm"):
+        manifest.pop(key, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        files, quant = export_llm_side(Path(tmp), adapter, lm, quantize)
+        files["encoder.onnx"] = codec_dir / codec["encoder"]["file"]
+        quant["encoder.onnx"] = codec["files"][codec["encoder"]["file"]].get("quantization", "fp16")
+        spec = adapter.spec()
+        manifest.update(
+            name=name,
+            description=f"tradeoff variant {name}: the {codec['name']} codec's tokens ({spec['codebooks']} of its "
+                        f"{codec['n_codebooks']} codebooks) -> embeddings -> small LLM (LoRA), trained on synthetic speech",
+            encoder={"file": "encoder.onnx", "input": "waveform", "kind": "codec_tokens", "codec": codec["name"],
+                     "frame_rate_hz": codec["frame_rate_hz"], "hop_samples": codec["hop_samples"],
+                     "n_codebooks": codec["n_codebooks"], "codebook_size": codec["codebook_size"]},
+            adapter={"file": "adapter.onnx", **spec},
+            default_decoder="llm",
+            understand_input="audio",
+            slot_values_from_transcript=False,  # no CTC words to read them from
+            training=training,
+            metrics={"valid": training.get("valid", {})},
+        )
+        out = write_bundle(out_dir, manifest, files, quant, overwrite=overwrite)
+    log(f"bundle {name} written to {out}")
+    return out
