@@ -213,6 +213,13 @@ def main() -> None:
     codec, state = load_codec(a.ckpt)
     training = {"data": state["config"]["corpus"] + "/train.jsonl", "steps": state["step"], "wall_s": state["wall_s"],
                 "distillation": state["config"]["teacher_cache"], "last_losses": state["losses"][-1:]}
+    base = state["config"].get("init_from")
+    if base:  # a fine-tune: say what it started from, and what that was trained with
+        _, base_state = load_codec(Path(base))
+        training.update(init_from=base, train_parts=state["config"].get("train_parts", "all"),
+                        base={"steps": base_state["step"], "wall_s": base_state["wall_s"],
+                              "distillation": base_state["config"]["teacher_cache"],
+                              "data": base_state["config"]["corpus"] + "/train.jsonl"})
     print(build_codec_bundle(codec, a.out_dir, name=a.name, training=training, overwrite=a.overwrite))
 
 

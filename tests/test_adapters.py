@@ -56,7 +56,7 @@ def _batch(in_dim=24, lengths=(70, 41, 9), vocab=6, seed=0):
     return x, lengths, lps
 
 
-ALL = ["strided4", "mlp", "conv4", "qformer_w17_q2", "qformer_utt_q32", "ctc_mean_g2", "ctc_attn_g2"]
+ALL = ["strided4", "mlp", "conv4", "qformer_w17_q2", "qformer_utt_q32", "ctc_mean_g2", "ctc_attn_g2", "codec_sum12_ctx3"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -89,7 +89,7 @@ def test_output_rates_follow_each_family():
     assert pooled(torch.randn(1, 170, 384)).shape == (1, 43, 256)
 
 
-@pytest.mark.parametrize("name", ["conv4", "qformer_w17_q2", "ctc_attn_g2"])
+@pytest.mark.parametrize("name", ["conv4", "qformer_w17_q2", "ctc_attn_g2", "codec_sum12_ctx3"])
 def test_each_family_exports_with_parity(tmp_path, name):
     pytest.importorskip("onnx")
     from export.graphs import export_adapter

@@ -30,6 +30,8 @@ VARIANTS: dict[str, Callable[[dict], Adapter]] = {
     # The discrete path: the codec's tokens at 12.5 Hz, not the encoder's states (in_dim unused)
     "codec_cb1": lambda d: CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=d["llm_dim"], codebooks=1)),
     "codec_sum12": lambda d: CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=d["llm_dim"], codebooks=12)),
+    "codec_sum12_ctx3": lambda d: CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=d["llm_dim"], codebooks=12,
+                                                                            context_layers=3)),
 }
 
 # Rows that pool a trained model after the fact: (name, trained variant, pool factor).
