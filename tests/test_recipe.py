@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -87,6 +89,29 @@ def test_tiny_recipe_builds_a_loadable_bundle_and_resumes(tmp_path, speech_wav):
     assert [r["bundle"] for r in rows] == list(dirs)
     assert all(r["quantization"] == "int8" and r["sets"]["one"]["summary"]["utterances"] == 1 for r in rows)
     assert rows[-1]["adapter"]["pool_at_inference"] == 4
+
+    # The discrete path (issue 9): the shipped codec's tokens of the same corpus, a token adapter
+    # trained the same way, a bundle whose encoder is the codec's, measured beside the others.
+    from models.train.encode_cache import encode_split
+    from models.train.variant_bundle import build_codec_variant_bundle
+
+    codec_dir = Path(__file__).resolve().parents[1] / "edge_audiollm" / "bundles" / "codec"
+    for split in ("train", "valid"):
+        encode_split(corpus, split, codec_dir, tmp_path / "codec-cache", log=lines.append)
+    sweep = replace(sweep, token_corpus=str(corpus), token_cache=str(tmp_path / "codec-cache"), codec_bundle=str(codec_dir))
+    tokens = T.load_data(sweep, tok, log=lines.append, inputs="codec_tokens")
+    first = next(iter(tokens["states"].values()))
+    assert first.dtype == np.int16 and first.shape[1] == 12 and 0 <= first.min() and first.max() < 1024
+    info = T.train_variant(sweep, "codec_sum12_ctx3", tokens, log=lines.append)
+    assert info["valid"]["ctc_wer"] is None and info["valid"]["utterances"] > 0
+    _, _, adapter, lm = T.load_variant(sweep, "codec_sum12_ctx3")
+    d = build_codec_variant_bundle(tmp_path / "variants" / "codec", base=tmp_path / "bundle", codec_dir=codec_dir,
+                                   name="codec", adapter=adapter, lm=lm, quantize=True, training=info, log=lines.append)
+    p = Pipeline.load(d)
+    assert p.encoder_input == "waveform" and isinstance(p.understand(speech_wav).intent, str)
+    rows = measure_bundles([dirs["strided4"], d], {"one": [EvalItem(speech_wav, "hello", "unknown")]})
+    assert rows[1]["adapter"]["kind"] == "codec_tokens" and rows[1]["sets"]["one"]["summary"]["ctc_wer"] is None
+    assert rows[0]["sets"]["one"]["summary"]["ctc_wer"] is not None
 
 
 def test_every_recipe_config_reads_its_encoders_width():
