@@ -170,6 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("--quantizations", default="int8,fp32")
     p.add_argument("--max-per-set", type=int, default=150, help="held-out synthetic utterances (noisy gets half)")
     p.add_argument("--out", type=Path, default=DOCS / "tradeoff.json")
+    p.add_argument("--doc", type=Path, default=DOCS / "tradeoff.md", help="markdown (the figure beside it, .png)")
     a = p.parse_args(argv)
     t_start = time.time()
     from models.train.tradeoff import SWEEPS
@@ -213,8 +214,8 @@ def main(argv=None) -> int:
     write_results("tradeoff_hypotheses", {"command": result["command"], "hypotheses": hyps})
     from bench.tradeoff_report import write_report
 
-    write_report(result, DOCS / "tradeoff.md", DOCS / "tradeoff.png")
-    log(f"wrote {a.out}, docs/tradeoff.md, docs/tradeoff.png in {time.time() - t_start:.0f} s")
+    write_report(result, a.doc, a.doc.with_suffix(".png"))
+    log(f"wrote {a.out}, {a.doc}, {a.doc.with_suffix('.png')} in {time.time() - t_start:.0f} s")
     return 0
 
 
