@@ -149,8 +149,8 @@ def codec_manifest(codec: nn.Module, parity: CodecParity, *, name: str, training
         "codebook_size": cfg.codebook_size,
         "n_codebooks": cfg.n_codebooks,
         "bitrate_bps": {str(k): round(cfg.bitrate_bps(k), 1) for k in range(1, cfg.n_codebooks + 1)},
-        # every layer is causal: code t depends on samples before (t + 1) * hop, and for the
-        # spectral codec the STFT window's right half (measured)
+        # measured: the STFT window's right half, plus whole frames when the config gives the
+        # decoder look-ahead units (decoder_lookahead_frames); otherwise every layer is causal
         "lookahead_samples": codec.lookahead_samples() if spectral else 0,
         "encoder": {"file": ENCODER_FILE, "inputs": ["waveform"], "outputs": ["codes", "latent"]},
         "decoder": {"file": DECODER_FILE, "inputs": ["codes"], "outputs": [_decoder_output(codec)]},

@@ -163,3 +163,24 @@ def test_decoder_fine_tune_keeps_the_codes(mel_bundle, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     with pytest.raises(ValueError, match="train_parts must be"):
         train(replace(cfg, ckpt=str(tmp_path / "bad"), train_parts="everything"), log=lambda *_: None)
+
+
+def test_lookahead_decoder_starts_as_the_causal_one_and_states_its_lookahead(mel_bundle, tmp_path):
+    """Look-ahead units added to a trained causal decoder change nothing until trained (their output
+    conv starts at zero); once they move, frame t's mel reads later codes and the measured look-ahead
+    grows by whole code frames. A codec of another shape is refused as a starting point."""
+    from models.codec.model import build_codec
+    from models.codec.train import load_init
+
+    _, codec, _ = mel_bundle
+    cfg = replace(codec.cfg, decoder_lookahead_frames=2)
+    ahead = build_codec(cfg).eval()
+    load_init(ahead, codec.ckpt / "codec.safetensors")
+    x = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, (1, 1, 12 * cfg.hop_samples)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(ahead(x).log_mel_hat, codec(x).log_mel_hat)
+        for unit in ahead.decoder.lookahead:
+            torch.nn.init.normal_(unit.conv2.weight, std=0.1)
+    assert ahead.lookahead_samples() - codec.lookahead_samples() >= cfg.hop_samples
+    with pytest.raises(ValueError, match="another shape"):
+        load_init(build_codec(replace(cfg, latent_dim=cfg.latent_dim * 2)), codec.ckpt / "codec.safetensors")

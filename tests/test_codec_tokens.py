@@ -58,8 +58,15 @@ def codec_bundle(tmp_path_factory):
     torch.manual_seed(0)
     lm = TinyLM(LLMConfig(vocab_size=len(vocab), dim=32, n_layers=2, n_heads=2, ffn_dim=64))
     adapter = CodecTokenAdapter(CodecTokenAdapterConfig(llm_dim=32, codebooks=2, embed_dim=16, hidden_dim=32))
+    # an adapter that learned another codec's codes is refused before anything is written
+    with pytest.raises(ValueError, match="another codec encoder"):
+        build_codec_variant_bundle(tmp / "stale", base=base, codec_dir=CODEC, name="codec-stale", adapter=adapter, lm=lm,
+                                   quantize=False, training={"codec_encoder_sha256": "0" * 64}, log=lambda *m: None)
+    assert not (tmp / "stale").exists()
+    sha = json.loads((CODEC / "manifest.json").read_text())["files"]["codec_encoder.onnx"]["sha256"]
     return build_codec_variant_bundle(tmp / "bundle", base=base, codec_dir=CODEC, name="codec-test", adapter=adapter,
-                                      lm=lm, quantize=False, training={"data": "none"}, log=lambda *m: None)
+                                      lm=lm, quantize=False, training={"data": "none", "codec_encoder_sha256": sha},
+                                      log=lambda *m: None)
 
 
 def _speechlike(seconds: float = 1.3) -> np.ndarray:

@@ -29,3 +29,17 @@ def test_unstamped_states_are_refused(tmp_path):
     np.save(target / "x.npy", np.zeros((3, 4), np.float16))
     with pytest.raises(SystemExit, match="unknown origin"):
         check_source(corpus, "train", target)
+
+
+def test_cache_of_another_encoder_is_refused(tmp_path):
+    """A retrained codec emits other codes for the same audio: its cache must not be resumed into."""
+    corpus, target = tmp_path / "corpus", tmp_path / "cache" / "train"
+    _manifest(corpus, "open the window")
+    check_source(corpus, "train", target, encoder="a" * 64)
+    np.save(target / "train-000000-a.npy", np.zeros((3, 4), np.float16))
+    check_source(corpus, "train", target, encoder="a" * 64)  # same encoder: resumes
+    with pytest.raises(SystemExit, match="another encoder"):
+        check_source(corpus, "train", target, encoder="b" * 64)
+    from models.train.encode_cache import cached_encoder
+
+    assert cached_encoder(tmp_path / "cache", "train") == "a" * 64

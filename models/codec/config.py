@@ -42,6 +42,10 @@ class CodecConfig:
     dead_code_ratio: float = 0.1
     kmeans_iters: int = 10
     n_mels: int = 80  # the mel codec's bands (Whisper's)
+    # The spectral decoder's look-ahead in code frames (80 ms each at 12.5 Hz): that many centred
+    # residual units at the frame rate, each letting frame t see one frame more of the future.
+    # 0: causal. Decoding a whole file, as the CLI does, costs nothing; streaming waits that long.
+    decoder_lookahead_frames: int = 0
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -1,7 +1,7 @@
 """Causal 1-D convolutions: output sample t sees inputs up to t only (left padding), and a
 transposed convolution that trims its right edge so frame t writes only its own samples and
-those after it. Nothing here looks ahead, so the codec streams with no look-ahead beyond the
-frame being coded."""
+those after it. Only LookaheadUnit looks ahead, by one frame, and only where a config asks for it
+(CodecConfig.decoder_lookahead_frames), so that the look-ahead a codec has is stated, not drifted into."""
 
 from __future__ import annotations
 
@@ -41,6 +41,23 @@ class ResidualUnit(nn.Module):
         hidden = max(channels // 2, 1)
         self.conv1 = CausalConv1d(channels, hidden, 3, dilation=dilation)
         self.conv2 = nn.Conv1d(hidden, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.elu(self.conv1(F.elu(x))))
+
+
+class LookaheadUnit(nn.Module):
+    """A residual unit whose convolution is centred (k=3): frame t also sees frame t + 1. Its output
+    conv starts at zero, so adding units to a trained decoder leaves what it decodes unchanged until
+    fine-tuning moves them."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        hidden = max(channels // 2, 1)
+        self.conv1 = nn.Conv1d(channels, hidden, 3, padding=1)
+        self.conv2 = nn.Conv1d(hidden, channels, 1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.elu(self.conv1(F.elu(x))))

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from edge_audiollm.features_whisper import HOP_LENGTH, N_FFT, mel_filters
 
 from .config import CodecConfig
-from .layers import CausalConv1d, CausalConvTranspose1d, ResidualUnit
+from .layers import CausalConv1d, CausalConvTranspose1d, LookaheadUnit, ResidualUnit
 from .rvq import ResidualVQ
 
 LOG_FLOOR = 1e-5  # natural-log mel magnitudes are floored here (about -115 dB under full scale)
@@ -92,20 +92,25 @@ def scale_in(log_mel: torch.Tensor) -> torch.Tensor:
 
 
 class MelDecoder(nn.Module):
-    """(B, latent_dim, T) -> (B, n_mels, T * prod(strides)) natural-log mel magnitudes; causal: mel
-    frame t is made from the codes of its own frame and earlier ones."""
+    """(B, latent_dim, T) -> (B, n_mels, T * prod(strides)) natural-log mel magnitudes: mel frame t is
+    made from the codes of its own frame, earlier ones and cfg.decoder_lookahead_frames later ones."""
 
     def __init__(self, cfg: CodecConfig):
         super().__init__()
         ch = cfg.stage_channels()
         layers: list[nn.Module] = [CausalConv1d(cfg.latent_dim, ch[-1], 3), *_units(ch[-1], (1, 3, 9))]
+        # Kept out of `net` and run after its first layers: a causal decoder's weights keep their
+        # names, so a look-ahead decoder can start from one (TrainConfig.init_from).
+        self.split = len(layers)
+        self.lookahead = nn.Sequential(*[LookaheadUnit(ch[-1]) for _ in range(cfg.decoder_lookahead_frames)])
         for i in reversed(range(len(cfg.strides))):
             layers += [nn.ELU(), CausalConvTranspose1d(ch[i + 1], ch[i], cfg.strides[i]), *_units(ch[i], (1, 3))]
         layers += [nn.ELU(), CausalConv1d(ch[0], cfg.n_mels, 5)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z) * 4.0 - 5.0  # undo scale_in
+        h = self.lookahead(self.net[: self.split](z))
+        return self.net[self.split:](h) * 4.0 - 5.0  # undo scale_in
 
 
 @dataclass

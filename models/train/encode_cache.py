@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -50,28 +51,52 @@ def file_encoder(encoder: Path, threads: int = 1) -> Callable[[Path], np.ndarray
     return lambda path: encode_file(session, path)
 
 
-def check_source(corpus: Path, split: str, target: Path) -> None:
+ENCODER_STAMP = "encoder.sha256"
+
+
+def encoder_digest(encoder: Path) -> str:
+    """What made a cache: the sha256 of the encoder graph, or for a codec bundle the sha256 its
+    manifest records for its encoder graph (the codes change whenever the codec is retrained)."""
+    if encoder.is_dir():
+        manifest = json.loads((encoder / "manifest.json").read_text())
+        return manifest["files"][manifest["encoder"]["file"]]["sha256"]
+    return hashlib.sha256(encoder.read_bytes()).hexdigest()
+
+
+def cached_encoder(cache: Path, split: str) -> str | None:
+    """The encoder digest a cache split was stamped with; None for caches made before the stamp."""
+    stamp = cache / split / ENCODER_STAMP
+    return stamp.read_text().strip() if stamp.is_file() else None
+
+
+def check_source(corpus: Path, split: str, target: Path, encoder: str | None = None) -> None:
     """States are named by utterance index, so a cache built from another corpus (another seed or
-    size) would silently hand every stage the wrong audio: the cache records which manifest it
-    holds and refuses any other."""
+    size), or by another encoder, would silently hand every stage the wrong audio or the wrong
+    codes: the cache records which manifest and which encoder (`encoder`: encoder_digest) it holds
+    and refuses any other."""
     digest = hashlib.sha256((corpus / f"{split}.jsonl").read_bytes()).hexdigest()
-    stamp = target / "manifest.sha256"
+    stamp, made_by = target / "manifest.sha256", target / ENCODER_STAMP
     if stamp.is_file():
         if stamp.read_text().strip() != digest:
             raise SystemExit(f"{target} holds encoder states of another {split}.jsonl than {corpus}'s; "
                              f"delete {target} (it is rebuilt in minutes) or pass another --cache")
+        if encoder is not None and made_by.is_file() and made_by.read_text().strip() != encoder:
+            raise SystemExit(f"{target} holds the states of another encoder than the one given (a retrained codec "
+                             f"or another graph); delete {target} (it is rebuilt in minutes) or pass another --out")
     elif any(target.glob("*.npy")):
         raise SystemExit(f"{target} holds encoder states of unknown origin; delete it or pass another --cache")
     else:
         target.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest + "\n")
+        if encoder is not None:
+            made_by.write_text(encoder + "\n")
 
 
 def encode_split(corpus: Path, split: str, encoder: Path, out: Path, threads: int = 1, log=print) -> int:
     encode = file_encoder(encoder, threads)
     utts = read_split(corpus, split)
     target = out / split
-    check_source(corpus, split, target)  # creates target, stamped, when it is new
+    check_source(corpus, split, target, encoder_digest(encoder))  # creates target, stamped, when it is new
     done, t0, audio_s = 0, time.time(), 0.0
     for u in utts:
         dst = target / f"{u.uid}.npy"

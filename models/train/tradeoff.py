@@ -38,7 +38,7 @@ from models.tokenizer import Tokenizer
 
 from . import checkpoints
 from .corpus import read_split
-from .encode_cache import load_states
+from .encode_cache import cached_encoder, load_states
 from .evaluate import evaluate
 from .examples import LMExample, StateMasking, targets_for
 from .recipe import CONFIGS as RECIPES
@@ -165,6 +165,8 @@ def train_variant(sweep: SweepConfig, name: str, data: dict, log=print) -> dict:
     metrics = evaluate(None if tokens else head, adapter.eval(), lm.eval(), tok, valid, data["states"], segs)
     info = {"variant": name, "adapter": adapter.spec(), "adapter_parameters": n_params,
             "train_seconds": round(seconds, 1), "sweep": asdict(sweep), "valid": metrics}
+    if tokens:  # which codec's codes it learned: a bundle pairs it with that codec's encoder only
+        info["codec_encoder_sha256"] = cached_encoder(Path(sweep.token_cache), "train")
     (d / "metrics.json").write_text(json.dumps(info, indent=1) + "\n")
     log(f"[{name}] {seconds:.0f} s; valid llm_wer {metrics['llm_wer']} intent {metrics['intent_accuracy']}")
     return info

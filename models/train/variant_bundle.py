@@ -63,6 +63,13 @@ def build_codec_variant_bundle(out_dir: Path, *, base: Path, codec_dir: Path, na
     place, this variant's token adapter and LLM; no CTC head (so no CTC decoder, no word LM)."""
     manifest = json.loads((base / MANIFEST_NAME).read_text())
     codec = json.loads((codec_dir / MANIFEST_NAME).read_text())
+    codec_sha = codec["files"][codec["encoder"]["file"]]["sha256"]
+    learned = training.get("codec_encoder_sha256")
+    if learned is not None and learned != codec_sha:
+        # a retrained codec emits other codes for the same audio: this adapter would read noise
+        raise ValueError(f"{name}: its adapter learned the codes of another codec encoder (sha256 {learned[:12]}) "
+                         f"than {codec_dir}'s ({codec_sha[:12]}); retrain it on that codec's tokens "
+                         f"(encode_cache --encoder {codec_dir}, then models.train.tradeoff --only ... --retrain)")
     for key in ("files", "format_version", "ctc_lm"):
         manifest.pop(key, None)
     with tempfile.TemporaryDirectory() as tmp:
