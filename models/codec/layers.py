@@ -46,18 +46,13 @@ class ResidualUnit(nn.Module):
         return x + self.conv2(F.elu(self.conv1(F.elu(x))))
 
 
-class LookaheadUnit(nn.Module):
-    """A residual unit whose convolution is centred (k=3): frame t also sees frame t + 1. Its output
+class LookaheadUnit(ResidualUnit):
+    """The residual unit with a centred convolution (k=3): frame t also sees frame t + 1. Its output
     conv starts at zero, so adding units to a trained decoder leaves what it decodes unchanged until
     fine-tuning moves them."""
 
     def __init__(self, channels: int):
-        super().__init__()
-        hidden = max(channels // 2, 1)
-        self.conv1 = nn.Conv1d(channels, hidden, 3, padding=1)
-        self.conv2 = nn.Conv1d(hidden, channels, 1)
+        super().__init__(channels, 1)
+        self.conv1 = nn.Conv1d(channels, self.conv1.out_channels, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.elu(self.conv1(F.elu(x))))

@@ -9,8 +9,9 @@ only has to code the mel spectrogram, a small regression network's job.
 
 The mel front-end is Whisper's (n_fft 400, hop 160, 80 Slaney bands) with the magnitude, not the
 power, in the bands, written as a convolution (its DFT basis is a fixed kernel) so that the
-exported encoder takes the waveform. Every convolution is causal over mel frames; the look-ahead is
-the STFT window's right half, measured by `MelCodec.lookahead_samples`.
+exported encoder takes the waveform. Every convolution is causal over mel frames unless the config asks
+for decoder look-ahead units; the look-ahead (the STFT window's right half, plus those frames) is
+measured by `MelCodec.lookahead_samples`.
 """
 
 from __future__ import annotations

@@ -101,16 +101,16 @@ CONFIGS = {
         steps=10000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
         distill_weight=0.3, save_every=200, log_every=50,
     ),
-    # The shipped codec's decoder fine-tuned with the loud-bin and delta terms; its codes unchanged.
+    # The first-cycle codec's (mel) decoder fine-tuned with the loud-bin and delta terms; its codes unchanged.
     # Measured: mel L1 0.322 -> 0.317, real-speech WER unchanged (docs/codec.md).
     "mel-ft": TrainConfig(
         ckpt="models/checkpoints/codec-mel-ft", codec=MEL_CODEC, init_from="models/checkpoints/codec-mel",
         train_parts="decoder", teacher_cache=None, loud_weight=1.0, delta_weight=1.0,
         steps=6000, batch_size=16, crop_frames=32, lr=3e-4, warmup_steps=100, save_every=200, log_every=50,
     ),
-    # The shipped codec trained on, all of it, through a second cosine cycle (warm restart at half
+    # The shipped codec: the first-cycle codec (mel) trained on, all of it, through a second cosine cycle (warm restart at half
     # the first cycle's peak): the first cycle's loss was still falling when its schedule ended.
-    # Its codes differ from the shipped codec's: token caches and codec-token LLMs follow it.
+    # Its codes differ from the first cycle's: token caches and codec-token LLMs follow it.
     "mel-more": TrainConfig(
         ckpt="models/checkpoints/codec-mel-more", codec=MEL_CODEC, init_from="models/checkpoints/codec-mel",
         steps=10000, batch_size=16, crop_frames=32, lr=5e-4, warmup_steps=200,
