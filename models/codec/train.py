@@ -6,6 +6,7 @@
     nice -n 19 python -m models.codec.train --frame-rate 25 --ckpt models/checkpoints/codec-25hz   # 640-sample frames
     nice -n 19 python -m models.codec.train --config mel --max-minutes 50   # the spectral codec (12.5 Hz, 12 x 1024: 1.5 kbps)
     nice -n 19 python -m models.codec.train --config mel-more --threads 2   # then its second cycle: the shipped codec
+    nice -n 19 python -m models.codec.train --config mel-25hz --threads 2   # the same first cycle at 25 Hz (and mel-50hz)
     python -m models.codec.train --config tiny --ckpt runs/codec-tiny   # seconds; what the tests run
 
 Every `save_every` steps the checkpoint directory gets the codec's weights and EMA codebooks
@@ -123,6 +124,19 @@ CONFIGS = {
         init_from="models/checkpoints/codec-mel", train_parts="decoder", teacher_cache=None,
         loud_weight=1.0, delta_weight=1.0,
         steps=6000, batch_size=16, crop_frames=32, lr=3e-4, warmup_steps=100, save_every=200, log_every=50,
+    ),
+    # The frame-rate comparison: the first-cycle recipe (mel) at 25 and 50 Hz, same budget, same seconds per crop.
+    # With 6 and 3 of their 12 codebooks they spend the shipped codec's 1.5 kbps (docs/codec.md). Each ends in
+    # 256 channels at its own rate, as the 12.5 Hz codec does (50 Hz: one stride, so it starts at 128).
+    "mel-25hz": TrainConfig(
+        ckpt="models/checkpoints/codec-mel-25hz", codec=replace(MEL_CODEC, strides=MEL_STRIDES[25.0]),
+        steps=10000, batch_size=16, crop_frames=64, lr=1e-3, warmup_steps=200,
+        distill_weight=0.3, save_every=200, log_every=50,
+    ),
+    "mel-50hz": TrainConfig(
+        ckpt="models/checkpoints/codec-mel-50hz", codec=replace(MEL_CODEC, strides=MEL_STRIDES[50.0], channels=128),
+        steps=10000, batch_size=16, crop_frames=128, lr=1e-3, warmup_steps=200,
+        distill_weight=0.3, save_every=200, log_every=50,
     ),
     "mel-tiny": TrainConfig(
         ckpt="runs/codec-mel-tiny",
