@@ -81,8 +81,12 @@ class Row:
 
 def codec_conditions(path: Path, codebooks: list[int] | None) -> list[Condition]:
     from edge_audiollm.codec import Codec
+    from edge_audiollm.errors import BundleError
 
-    codec = Codec.load(path, providers=["cpu"], threads=1)
+    try:
+        codec = Codec.load(path, providers=["cpu"], threads=1)
+    except BundleError as exc:
+        raise SystemExit(f"error: --codec {path}: {exc}") from None
     counts = codebooks or list(range(1, codec.n_codebooks + 1))
     bad = [k for k in counts if not 1 <= k <= codec.n_codebooks]
     if bad:
@@ -223,11 +227,14 @@ def plot(rows: list[Row], path: Path) -> None:
     groups = [g for g in ("synthetic", "real") if any(r.group == g and r.wer is not None for r in rows)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours = dict(zip(groups, ("tab:blue", "tab:orange")))
+    families = list(dict.fromkeys(r.family for r in rows if r.family not in ("original", "codec2")))
+    styles = dict(zip(families, ("o-", "^-", "D--", "v-.", "*:", "P-", "X--")))  # one per codec, the group's colour
     for group in groups:
         mine = [r for r in rows if r.group == group and r.wer is not None]
-        for family in dict.fromkeys(r.family for r in mine if r.family not in ("original", "codec2")):
+        for family in families:
             pts = sorted((r.bitrate_bps, 100 * r.wer) for r in mine if r.family == family)
-            ax.plot(*zip(*pts), "o-", color=colours[group], label=f"{family} ({group})")
+            if pts:
+                ax.plot(*zip(*pts), styles.get(family, "o-"), color=colours[group], label=f"{family} ({group})")
         c2 = sorted((r.bitrate_bps, 100 * r.wer) for r in mine if r.family == "codec2")
         if c2:
             ax.plot(*zip(*c2), "s--", color=colours[group], mfc="none", label=f"Codec2 ({group})")
