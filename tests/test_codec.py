@@ -513,7 +513,7 @@ def test_alignment_finds_the_delay_of_a_signal_without_the_inputs_phase(speech_1
 
 
 def test_bench_takes_codebook_counts_per_codec_and_resumes_only_a_matching_run(tmp_path):
-    from bench.codec import carried_over, parse_args, write_json
+    from bench.codec import Condition, carried_over, parse_args, write_json
 
     a = parse_args(["--codec", f"{tmp_path}:3,12", "--codec", str(tmp_path), "--codebooks", "1", "--codec2", ""])
     assert a.codec_counts == [(tmp_path, [3, 12]), (tmp_path, [1])]
@@ -522,14 +522,19 @@ def test_bench_takes_codebook_counts_per_codec_and_resumes_only_a_matching_run(t
 
     out = tmp_path / "run.json"
     ids, judges = {"cards": ["a", "b"]}, {"whisper": True, "ours": True}
-    assert carried_over(out, ids, judges) == {}  # nothing yet: run everything
-    done = {"original": [{"id": "a"}, {"id": "b"}]}
-    write_json(out, {"ids": ids, "judges": judges, "utterances": done})
-    assert carried_over(out, ids, judges) == done
+    original = Condition("original", "original", 256000.0, None, None, lambda x: (x, None, None))
+    codec = replace(original, name="c k=3", family="c", fingerprint="sha-then")
+    assert carried_over(out, ids, judges, [original, codec]) == {}  # nothing yet: run everything
+    done = {"original": [{"id": "a"}, {"id": "b"}], "c k=3": [{"id": "a"}, {"id": "b"}]}
+    write_json(out, {"ids": ids, "judges": judges, "fingerprints": {"original": "", "c k=3": "sha-then"},
+                     "utterances": done})
+    assert carried_over(out, ids, judges, [original, codec]) == done
+    retrained = replace(codec, fingerprint="sha-now")  # the same name, another bundle: measured again
+    assert carried_over(out, ids, judges, [original, retrained]) == {"original": done["original"]}
     with pytest.raises(SystemExit, match="other files or with other judges"):
-        carried_over(out, {"cards": ["a"]}, judges)
+        carried_over(out, {"cards": ["a"]}, judges, [original])
     with pytest.raises(SystemExit, match="other files or with other judges"):
-        carried_over(out, ids, {"whisper": True})
+        carried_over(out, ids, {"whisper": True}, [original])
     out.write_text("{truncated")
     with pytest.raises(SystemExit, match="cannot read"):
-        carried_over(out, ids, judges)
+        carried_over(out, ids, judges, [original])
