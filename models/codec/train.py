@@ -95,13 +95,16 @@ class TrainConfig:
 MEL_CODEC = CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=64, max_channels=256, latent_dim=64,
                         n_codebooks=12, codebook_size=1024, quantizer_dropout=0.5)
 
+# Its first cycle (10,000 steps from k-means), the start of the shipped codec and of the frame-rate comparison.
+MEL_FIRST_CYCLE = TrainConfig(
+    ckpt="models/checkpoints/codec-mel", codec=MEL_CODEC,
+    steps=10000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
+    distill_weight=0.3, save_every=200, log_every=50,
+)
+
 CONFIGS = {
     "default": TrainConfig(),
-    "mel": TrainConfig(
-        ckpt="models/checkpoints/codec-mel", codec=MEL_CODEC,
-        steps=10000, batch_size=16, crop_frames=32, lr=1e-3, warmup_steps=200,
-        distill_weight=0.3, save_every=200, log_every=50,
-    ),
+    "mel": MEL_FIRST_CYCLE,
     # The first-cycle codec's (mel) decoder fine-tuned with the loud-bin and delta terms; its codes unchanged.
     # Measured: mel L1 0.322 -> 0.317, real-speech WER unchanged (docs/codec.md).
     "mel-ft": TrainConfig(
@@ -126,18 +129,12 @@ CONFIGS = {
         steps=6000, batch_size=16, crop_frames=32, lr=3e-4, warmup_steps=100, save_every=200, log_every=50,
     ),
     # The frame-rate comparison: the first-cycle recipe (mel) at 25 and 50 Hz, same budget, same seconds per crop.
-    # With 6 and 3 of their 12 codebooks they spend the shipped codec's 1.5 kbps (docs/codec.md). Each ends in
+    # With 6 and 3 of their 12 codebooks they spend the shipped codec's 1.5 kbps (docs/codec_rates.md). Each ends in
     # 256 channels at its own rate, as the 12.5 Hz codec does (50 Hz: one stride, so it starts at 128).
-    "mel-25hz": TrainConfig(
-        ckpt="models/checkpoints/codec-mel-25hz", codec=replace(MEL_CODEC, strides=MEL_STRIDES[25.0]),
-        steps=10000, batch_size=16, crop_frames=64, lr=1e-3, warmup_steps=200,
-        distill_weight=0.3, save_every=200, log_every=50,
-    ),
-    "mel-50hz": TrainConfig(
-        ckpt="models/checkpoints/codec-mel-50hz", codec=replace(MEL_CODEC, strides=MEL_STRIDES[50.0], channels=128),
-        steps=10000, batch_size=16, crop_frames=128, lr=1e-3, warmup_steps=200,
-        distill_weight=0.3, save_every=200, log_every=50,
-    ),
+    "mel-25hz": replace(MEL_FIRST_CYCLE, ckpt="models/checkpoints/codec-mel-25hz", crop_frames=64,
+                        codec=replace(MEL_CODEC, strides=MEL_STRIDES[25.0])),
+    "mel-50hz": replace(MEL_FIRST_CYCLE, ckpt="models/checkpoints/codec-mel-50hz", crop_frames=128,
+                        codec=replace(MEL_CODEC, strides=MEL_STRIDES[50.0], channels=128)),
     "mel-tiny": TrainConfig(
         ckpt="runs/codec-mel-tiny",
         codec=CodecConfig(kind="mel", strides=MEL_STRIDES[12.5], channels=8, max_channels=16, latent_dim=8, n_codebooks=3,
