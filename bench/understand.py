@@ -4,6 +4,9 @@ guard (10 s of silence, 10 s of noise alone). Writes bench/results/understand[-N
 
     nice -n 5 python bench/understand.py [--bundle default] [--max-per-set 200] [--name int8]
 
+Where the bundle carries Whisper's text decoder its WER is reported too ("whisper"), and
+`understand` reads the words of the bundle's default decoder.
+
 Sets: data/corpus/test_synthetic.jsonl (held-out speakers ked, pico_gb, espeak klatt4 and
 held-out sentences) and test_noisy.jsonl (the same commands at 10 dB SNR). Evaluation only.
 """
@@ -51,11 +54,13 @@ def read_rows(corpus: Path, split: str, limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def evaluate_rows(pipe, corpus: Path, rows: list[dict]) -> dict:
+def evaluate_rows(pipe, corpus: Path, rows: list[dict], words: str = "auto") -> dict:
     by_kind: dict[str, dict] = {}
     tp = n_pred = n_gold = 0
     intents_ok = n_cmd = exact = 0
     compute = audio_s = 0.0
+    # whisper: the bundle's Whisper text decoder, where it carries one
+    paths = ("llm", "ctc_greedy", "ctc_beam_lm") + (("whisper",) if pipe.whisper_text is not None else ())
     for r in rows:
         samples = datasets.load_samples(corpus / r["path"])
         t0 = time.perf_counter()
@@ -63,20 +68,22 @@ def evaluate_rows(pipe, corpus: Path, rows: list[dict]) -> dict:
         compute += time.perf_counter() - t0
         audio_s += llm.audio_seconds
         ctc_beam = pipe.transcribe(samples, sample_rate=SAMPLE_RATE, decoder="ctc").text
-        k = by_kind.setdefault(r["kind"], {"llm": wer.EditCounts(), "ctc_greedy": wer.EditCounts(),
-                                           "ctc_beam_lm": wer.EditCounts(), "n": 0})
+        k = by_kind.setdefault(r["kind"], {name: wer.EditCounts() for name in paths} | {"n": 0})
+        if "whisper" in paths:
+            k["whisper"] = k["whisper"] + wer.word_counts(
+                r["text"], pipe.transcribe(samples, sample_rate=SAMPLE_RATE, decoder="whisper").text)
         k["llm"] = k["llm"] + wer.word_counts(r["text"], llm.text)
         k["ctc_greedy"] = k["ctc_greedy"] + wer.word_counts(r["text"], llm.ctc_text or "")
         k["ctc_beam_lm"] = k["ctc_beam_lm"] + wer.word_counts(r["text"], ctc_beam)
         k["n"] += 1
         if r["kind"] == "command":
-            u = pipe.understand(samples, sample_rate=SAMPLE_RATE)
+            u = pipe.understand(samples, sample_rate=SAMPLE_RATE, words=words)
             n_cmd += 1
             intents_ok += u.intent == r["intent"]
             exact += u.intent == r["intent"] and u.slots == r["slots"]
             a, b, c = slot_counts(r["slots"], u.slots)
             tp, n_pred, n_gold = tp + a, n_pred + b, n_gold + c
-    out = {kind: {"utterances": v["n"], **{name: round(v[name].rate, 4) for name in ("llm", "ctc_greedy", "ctc_beam_lm")}}
+    out = {kind: {"utterances": v["n"], **{name: round(v[name].rate, 4) for name in paths}}
            for kind, v in by_kind.items()}
     if n_cmd:
         out["intent_accuracy"] = round(intents_ok / n_cmd, 4)
@@ -110,16 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, default=datasets.CORPUS_DIR)
     p.add_argument("--max-per-set", type=int, default=None, help="first N utterances of each set (default: all)")
     p.add_argument("--name", default="", help="suffix of the results file, e.g. fp32")
+    p.add_argument("--words", default="auto", choices=("auto", "whisper", "ctc"), help="who hears the words understand reads")
     a = p.parse_args(argv)
     from edge_audiollm import Pipeline
 
     pipe = Pipeline.load(a.bundle, providers=["cpu"], threads=1)
     result = {"bundle": pipe.bundle.name, "bundle_path": str(pipe.bundle.path),
               "quantization": sorted({f.get("quantization", "?") for f in pipe.bundle.manifest["files"].values()}),
-              "sets": {}}
+              "understand_words": a.words, "default_decoder": pipe.default_decoder, "sets": {}}
     for split, label in (("test_synthetic", "clean"), ("test_noisy", "noisy_10db")):
         rows = read_rows(a.corpus, split, a.max_per_set)
-        result["sets"][label] = evaluate_rows(pipe, a.corpus, rows)
+        result["sets"][label] = evaluate_rows(pipe, a.corpus, rows, a.words)
         print(f"{label}: {json.dumps(result['sets'][label])}", flush=True)
     result["guard"] = guard(pipe)
     print(f"guard: {json.dumps(result['guard'])}")

@@ -36,7 +36,7 @@ from bench import datasets  # noqa: E402
 from edge_audiollm import wer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ("pocketsphinx", "whisper", "ours-llm", "ours-ctc")
+SYSTEMS = ("pocketsphinx", "whisper", "ours-whisper", "ours-llm", "ours-ctc")
 WHISPER_NOTE = ("Whisper pads every input to 30 s: its encoder always runs on 30 s of audio, so its compute "
                 "per audio second is worst on short commands and says nothing about its speed on long audio.")
 
@@ -128,6 +128,8 @@ def load_ours(bundle: str, decoder: str, cache: dict) -> System:
         raise RuntimeError(f"bundle {pipe.bundle.name!r} has no LLM")
     if decoder == "ctc" and pipe.ctc_vocab is None:
         raise RuntimeError(f"bundle {pipe.bundle.name!r} has no CTC head")
+    if decoder == "whisper" and pipe.whisper_text is None:
+        raise RuntimeError(f"bundle {pipe.bundle.name!r} has no Whisper text decoder")
 
     def transcribe(samples: np.ndarray) -> str:
         # Each row runs its own decoder so its compute is what that path really costs.
@@ -140,6 +142,8 @@ def load_ours(bundle: str, decoder: str, cache: dict) -> System:
                      "its output is noise and its WER (~100%) says nothing about the product")
     if decoder == "llm":
         what = "LLM text"
+    elif decoder == "whisper":
+        what = "Whisper's text decoder over our unpadded encoder states, greedy"
     elif "ctc_lm" in manifest:
         what = f"CTC prefix beam {manifest['ctc_lm'].get('beam_width', 8)} + the bundle's word 3-gram LM"
     else:
@@ -152,6 +156,7 @@ def load_ours(bundle: str, decoder: str, cache: dict) -> System:
 def load_system(name: str, bundle: str, cache: dict) -> System | Unavailable:
     """A system that cannot be imported or loaded is reported, never a crash."""
     loaders = {"pocketsphinx": load_pocketsphinx, "whisper": load_whisper,
+               "ours-whisper": lambda: load_ours(bundle, "whisper", cache),
                "ours-llm": lambda: load_ours(bundle, "llm", cache), "ours-ctc": lambda: load_ours(bundle, "ctc", cache)}
     try:
         return loaders[name]()
@@ -302,7 +307,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bundle", default="default", help="our bundle: a shipped name or a directory (default: default)")
     p.add_argument("--groups", default=",".join(datasets.ALL_GROUPS),
                    help=f"comma-separated, from {','.join(datasets.ALL_GROUPS)} ('real' = the first three)")
-    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, from {','.join(SYSTEMS)} ('ours' = both of ours)")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, from {','.join(SYSTEMS)} ('ours' = all of ours; a bundle without a Whisper decoder reports ours-whisper unavailable)")
     p.add_argument("--max-synthetic", type=int, default=200,
                    help="deterministic subsample of each synthetic group (0: all; default 200)")
     p.add_argument("--corpus", type=Path, default=datasets.CORPUS_DIR, help="corpus directory with test_*.jsonl")
@@ -312,7 +317,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     args.groups = list(dict.fromkeys(x for g in groups for x in (datasets.REAL_GROUPS if g == "real" else (g,))))
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    args.systems = list(dict.fromkeys(x for s in systems for x in (("ours-llm", "ours-ctc") if s == "ours" else (s,))))
+    args.systems = list(dict.fromkeys(x for s in systems for x in (("ours-whisper", "ours-llm", "ours-ctc") if s == "ours" else (s,))))
     for g in args.groups:
         if g not in datasets.ALL_GROUPS:
             p.error(f"unknown group {g!r}; choose from {', '.join(datasets.ALL_GROUPS)} or real")

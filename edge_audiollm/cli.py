@@ -41,8 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("audio", nargs="+", metavar="AUDIO", help="WAV, FLAC or OGG files (any rate, any channels)")
         p.add_argument("--json", action="store_true", help="one JSON object per file per line")
         if name == "transcribe":
-            p.add_argument("--decoder", default="auto", choices=("auto", "llm", "ctc"),
-                           help="llm (full pipeline), ctc (fast path) or auto (default)")
+            p.add_argument("--decoder", default="auto", choices=("auto", "whisper", "llm", "ctc"),
+                           help="whisper (Whisper's text decoder, where the bundle has it), llm (our LLM), "
+                                "ctc (CTC beam + word LM: the fast path) or auto (the bundle's default)")
+        else:
+            p.add_argument("--words", default="auto", choices=("auto", "whisper", "ctc"),
+                           help="who hears the words the intent is read from: whisper, ctc (the fast path) "
+                                "or auto (the bundle's default)")
         _common(p)
 
     p = sub.add_parser("listen", help="live microphone: transcripts or intents of each utterance",
@@ -126,7 +131,7 @@ def _run_audio_command(args) -> int:
             if args.command == "transcribe":
                 result = pipe.transcribe(path, decoder=args.decoder)
             else:
-                result = pipe.understand(path)
+                result = pipe.understand(path, words=args.words)
         except EdgeAudioError as exc:
             # One bad file does not stop the batch; each gets its own line.
             print(f"edge-audiollm: error: {exc}", file=sys.stderr)

@@ -87,6 +87,7 @@ def _listen(args) -> int:
             raise EdgeAudioError(f"--save-audio {save_dir}: cannot create the directory ({exc.strerror})") from None
     mic = Microphone(args.device)  # resolve the device before the (slower) model load
     pipe = Pipeline.load(args.bundle, providers=[args.provider], threads=args.threads)
+    pipe.preload()  # no 0.7 s stall on the first utterance that needs the word LM
     stream = pipe.create_stream(task=args.task, vad=args.vad, partials=not args.no_partials,
                                 silence_after_speech_s=args.silence_s, max_utterance_s=args.max_utterance_s)
     seen_overflows = 0

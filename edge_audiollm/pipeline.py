@@ -15,11 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import intents
+from . import intents, wer
 from .audio import AudioSource, load_audio
 from .bundle import Bundle, load_bundle
 from .decoders import ctc
-from .errors import BundleError, EdgeAudioError
+from .errors import AudioError, BundleError, EdgeAudioError
 from .frontend import Frontend
 from .generate import greedy_generate
 from .results import TranscriptionResult, UnderstandingResult
@@ -32,6 +32,10 @@ TASKS = ("transcribe", "understand")
 _MIN_AUDIO_SECONDS = 0.05
 _MIN_CTC_LETTERS = 2  # fewer letters heard by the CTC head: no speech, no LLM
 _JSON_CHARS = '{}":'  # never in a transcript
+DECODERS = ("auto", "llm", "ctc", "whisper")
+WORD_SOURCES = ("auto", "ctc", "whisper")  # who hears the words `understand` reads
+WHISPER_WINDOW_SECONDS = 30.0
+_CUT_SEARCH_SECONDS = 5.0  # a long file's window ends at the quietest 20 ms of its last 5 s
 
 
 class Pipeline:
@@ -48,6 +52,9 @@ class Pipeline:
         # "waveform": the encoder is a codec's (samples -> RVQ codes), and the adapter reads its
         # codes: the discrete path of the tradeoff table. Otherwise features -> states.
         self.encoder_input = enc.get("input", "features")
+        # Whisper's encoder has 1500 positions: 30 s at most per run; longer audio is transcribed
+        # in windows cut at quiet moments
+        self.max_window_seconds = WHISPER_WINDOW_SECONDS if str(enc.get("kind", "")).startswith("whisper-") else None
         if self.encoder_input not in ("features", "waveform"):
             raise BundleError(f"bundle {bundle.name!r}: encoder input must be 'features' or 'waveform', "
                               f"not {self.encoder_input!r}; upgrade edge_audiollm or rebuild the bundle")
@@ -86,8 +93,19 @@ class Pipeline:
                                                     or self.ctc_vocab is None):
             raise BundleError(f"bundle {bundle.name!r}: understand_input 'ctc_text' needs a CTC head, an LLM "
                               "and llm.merges in the manifest; rebuild the bundle")
+        # Whisper's own text decoder over the encoder's states (bundles built on a Whisper
+        # encoder may carry it): the words on real voices, where the CTC head trained on
+        # synthetic voices mishears.
+        self.whisper_text = None
+        if "whisper_text" in m:
+            from .whisper_text import WhisperTextDecoder
+
+            self.whisper_text = WhisperTextDecoder(bundle, providers, threads)
         self.provider = self.encoder.provider
         self.default_decoder = m.get("default_decoder", "llm" if bundle.has_llm else "ctc")
+        if self.default_decoder not in DECODERS[1:] or (self.default_decoder == "whisper" and self.whisper_text is None):
+            raise BundleError(f"bundle {bundle.name!r}: default_decoder {self.default_decoder!r} is not one this "
+                              "bundle can run; rebuild the bundle")
         self._lm = None  # the CTC word LM: read-only once loaded, shared by all calls
         self._lm_lock = threading.Lock()
         # scipy.signal takes ~0.4 s to import; pay it here, not inside the first
@@ -109,14 +127,22 @@ class Pipeline:
     # ------------------------------------------------------------------ public calls
     def transcribe(self, audio: AudioSource, sample_rate: int | None = None, *, decoder: str = "auto") -> TranscriptionResult:
         """Text of one utterance. decoder: "llm", "ctc" (CTC beam search with the bundle's word LM:
-        the fast path) or "auto" (the bundle's default_decoder)."""
+        the fast path), "whisper" (Whisper's own text decoder, in bundles that carry it) or "auto"
+        (the bundle's default_decoder)."""
         return self._run(audio, sample_rate, task="transcribe", decoder=decoder)
 
-    def understand(self, audio: AudioSource, sample_rate: int | None = None) -> UnderstandingResult:
-        """Intent and slots (canonical forms of intents.json) of one spoken command."""
+    def understand(self, audio: AudioSource, sample_rate: int | None = None, *, words: str = "auto") -> UnderstandingResult:
+        """Intent and slots (canonical forms of intents.json) of one spoken command. The LLM reads
+        them from the command's words; words: who hears them, "whisper" (Whisper's text decoder,
+        in bundles that carry it), "ctc" (the CTC beam: the fast path) or "auto" (the bundle's
+        default decoder's words)."""
         if not self.bundle.has_llm:
             raise BundleError(f"bundle {self.bundle.name!r} has no LLM; `understand` needs a bundle with one")
-        return self._run(audio, sample_rate, task="understand", decoder="llm")
+        if words not in WORD_SOURCES:
+            raise EdgeAudioError(f"words must be one of {', '.join(map(repr, WORD_SOURCES))}, got {words!r}")
+        if words == "whisper" and self.whisper_text is None:
+            raise BundleError(f"bundle {self.bundle.name!r} has no Whisper text decoder; use words='ctc'")
+        return self._run(audio, sample_rate, task="understand", decoder="llm", words=words)
 
     def create_stream(self, **options):
         """A stream object holding all per-utterance state for live audio."""
@@ -175,6 +201,13 @@ class Pipeline:
         )
         return " ".join(hyps[0].text.split()) if hyps else ""
 
+    def preload(self) -> None:
+        """Read now what a call may otherwise read on first use (the CTC beam's word LM: about
+        0.7 s and 25 MB), so the first requests of a long-running process are not slower than
+        the rest. One-shot callers skip it and pay only if a call needs it."""
+        if "ctc_lm" in self.bundle.manifest and self.ctc_vocab is not None:
+            self._ctc_lm()
+
     def _ctc_lm(self):
         # Parsed on first use, not at load: a CLI run that never beam-searches pays nothing.
         with self._lm_lock:
@@ -213,7 +246,7 @@ class Pipeline:
         return self.vocab.decode(gen.token_ids), gen.timings_ms
 
     def decode_states(self, hidden: np.ndarray, log_probs: np.ndarray | None, audio_seconds: float, task: str,
-                      use_llm: bool, timings: dict, *, understand_input: str | None = None
+                      use_llm: bool, timings: dict, *, understand_input: str | None = None, words_from: str = "ctc"
                       ) -> tuple[str, str | None, str, float | None]:
         """Everything after the encoder: (text, CTC greedy text, raw LLM output, LLM tokens/s);
         text is the transcript, or for `understand` the CTC path's words (when the LLM reads them
@@ -238,7 +271,12 @@ class Pipeline:
             words_needed = task == "understand" and (
                 source == "ctc_text" or (self.read_values and understand_input is None))
             if words_needed and log_probs is not None:
-                text = self._timed_beam_text(log_probs, timings)
+                text = self._words(hidden, log_probs, timings, words_from)
+            if words_needed and words_from == "whisper":
+                # the LLM and the slot-value reader learned lowercase spoken words; Whisper writes "10 meters."
+                from .whisper_text import spoken_words
+
+                text = spoken_words(text)
             if task == "understand" and source == "ctc_text":
                 embeds = self.embeddings[self.vocab.encode(text)] if text else None
             else:
@@ -249,9 +287,18 @@ class Pipeline:
                 rate = embeds.shape[0] / audio_seconds
                 raw, t = self.generate_text(embeds, task, audio_seconds)
                 timings.update(t)
+            if (task == "understand" and source == "ctc_text" and understand_input is None and words_from == "whisper"
+                    and log_probs is not None and self._unknown(raw, text)):
+                # Whisper's words did not parse as a command: read the CTC beam's instead (on
+                # synthetic voices Whisper mishears what the CTC head, trained on them, does not)
+                beam = self._timed_beam_text(log_probs, timings)
+                if beam and beam != text:
+                    beam_raw, t = self.generate_text(self.embeddings[self.vocab.encode(beam)], task, audio_seconds)
+                    timings.update({f"ctc_words_{k}": v for k, v in t.items()})
+                    if not self._unknown(beam_raw, beam):
+                        text, raw = beam, beam_raw
             if (task == "understand" and source == "ctc_text" and understand_input is None
-                    and self.audio_fallback
-                    and intents.parse_model_output(raw, text if self.read_values else None)[0] == intents.UNKNOWN):
+                    and self.audio_fallback and self._unknown(raw, text)):
                 # the words did not parse as a command: listen to the adapter's vectors instead
                 t0 = time.perf_counter()
                 embeds = self.adapt(hidden, log_probs)
@@ -262,8 +309,11 @@ class Pipeline:
             if task == "transcribe":
                 text = raw
         elif not use_llm and log_probs is not None and not heard_nothing:
-            text = self._timed_beam_text(log_probs, timings)
+            text = self._words(hidden, log_probs, timings, words_from)
         return text, ctc_text, raw, rate
+
+    def _unknown(self, raw: str, words: str) -> bool:
+        return intents.parse_model_output(raw, words if self.read_values else None)[0] == intents.UNKNOWN
 
     def _timed_beam_text(self, log_probs: np.ndarray, timings: dict) -> str:
         t0 = time.perf_counter()
@@ -271,26 +321,57 @@ class Pipeline:
         timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
         return text
 
+    def _words(self, hidden: np.ndarray, log_probs: np.ndarray | None, timings: dict, words_from: str) -> str:
+        """The transcript's words from the CTC beam ("ctc") or Whisper's decoder ("whisper")."""
+        if words_from == "whisper" and self.whisper_text is not None:
+            t0 = time.perf_counter()
+            text = self.whisper_text.decode(hidden).text
+            timings["whisper_decode"] = (time.perf_counter() - t0) * 1e3
+            return text
+        return self._timed_beam_text(log_probs, timings) if log_probs is not None else ""
+
     # ------------------------------------------------------------------ the path
-    def _run(self, audio: AudioSource, sample_rate: int | None, *, task: str, decoder: str):
-        if decoder not in ("auto", "llm", "ctc"):
-            raise EdgeAudioError(f"decoder must be 'auto', 'llm' or 'ctc', got {decoder!r}")
+    def _run(self, audio: AudioSource, sample_rate: int | None, *, task: str, decoder: str, words: str = "auto"):
+        if decoder not in DECODERS:
+            raise EdgeAudioError(f"decoder must be one of {', '.join(map(repr, DECODERS))}, got {decoder!r}")
         if decoder == "llm" and not self.bundle.has_llm:
             raise BundleError(f"bundle {self.bundle.name!r} has no LLM; use decoder='ctc'")
-        use_llm = self.bundle.has_llm and (decoder == "llm" or (decoder == "auto" and self.default_decoder == "llm"))
+        if decoder == "whisper" and self.whisper_text is None:
+            raise BundleError(f"bundle {self.bundle.name!r} has no Whisper text decoder; use decoder='ctc'")
+        chosen = self.default_decoder if decoder == "auto" else decoder
+        use_llm = self.bundle.has_llm and chosen == "llm"
+        # understand always ends in the LLM; its words come from Whisper's decoder when asked, or
+        # by default when the bundle answers with it, else from the CTC beam
+        if task == "understand":
+            words_from = words if words != "auto" else ("whisper" if self.default_decoder == "whisper" else "ctc")
+        else:
+            words_from = "whisper" if chosen == "whisper" else "ctc"
         start = time.perf_counter()
         a = load_audio(audio, sample_rate, target_sample_rate=self.sample_rate)
         timings = {"audio": (time.perf_counter() - start) * 1e3}
-        text, ctc_text, raw, rate = "", None, "", None
-        if a.duration_seconds >= _MIN_AUDIO_SECONDS and len(a.samples) >= self.frontend.options.win_length:
-            hidden, log_probs, t = self.encode(a.samples)
-            timings.update(t)
-            text, ctc_text, raw, rate = self.decode_states(hidden, log_probs, a.duration_seconds, task, use_llm, timings)
+        windows = self._windows(a.samples)
+        if task == "understand" and len(windows) > 1:
+            raise AudioError(f"{a.source}: understand reads one request of at most {self.max_window_seconds:.0f} s; "
+                             f"this audio is {a.duration_seconds:.1f} s: trim it to the request, or use transcribe")
+        texts, ctc_texts, raw, rate = [], [], "", None
+        for samples in windows:
+            if len(samples) / self.sample_rate < _MIN_AUDIO_SECONDS or len(samples) < self.frontend.options.win_length:
+                continue
+            hidden, log_probs, t = self.encode(samples)
+            _add_timings(timings, t)
+            step: dict = {}
+            text, ctc_text, raw, rate = self.decode_states(hidden, log_probs, len(samples) / self.sample_rate, task,
+                                                           use_llm, step, words_from=words_from)
+            _add_timings(timings, step)
+            texts.append(text)
+            ctc_texts.append(ctc_text)
+        text = " ".join(t for t in texts if t)
+        ctc_text = None if not ctc_texts or all(c is None for c in ctc_texts) else " ".join(c for c in ctc_texts if c)
         compute = time.perf_counter() - start
         common = dict(
             audio_seconds=round(a.duration_seconds, 4), compute_seconds=round(compute, 5), timings_ms=timings,
             provider=self.provider, bundle=self.bundle.name, path=a.source if a.source != "<array>" else None,
-            decoder="llm" if use_llm else "ctc", ctc_text=ctc_text, llm_tokens_per_second=rate,
+            decoder="llm" if use_llm else words_from, ctc_text=ctc_text, llm_tokens_per_second=rate,
         )
         if task == "transcribe":
             return TranscriptionResult(text=text, **common)
@@ -302,6 +383,30 @@ class Pipeline:
         return UnderstandingResult(
             text=spoken or (ctc_text or ""), intent=intent, slots=slots, raw_output=raw, **common
         )
+
+
+    def _windows(self, samples: np.ndarray) -> list[np.ndarray]:
+        """The audio as windows the encoder can take whole: one, unless it runs past the encoder's
+        limit; then each window ends at the quietest 20 ms of its last seconds, so a cut rarely
+        splits a word."""
+        if self.max_window_seconds is None:
+            return [samples]
+        limit = int(self.max_window_seconds * self.sample_rate)
+        search, hop = int(_CUT_SEARCH_SECONDS * self.sample_rate), self.sample_rate // 50
+        out, start = [], 0
+        while len(samples) - start > limit:
+            tail = samples[start + limit - search:start + limit]
+            energy = (tail[: len(tail) // hop * hop].reshape(-1, hop) ** 2).sum(axis=1)
+            cut = start + limit - search + int(np.argmin(energy)) * hop + hop // 2
+            out.append(samples[start:cut])
+            start = cut
+        out.append(samples[start:])
+        return out
+
+
+def _add_timings(total: dict, part: dict) -> None:
+    for k, v in part.items():
+        total[k] = total.get(k, 0.0) + v
 
 
 def _optional_float(value) -> float | None:

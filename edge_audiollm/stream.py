@@ -29,6 +29,7 @@ from .audio import validate_audio
 from .decoders import ctc
 from .endpoint import EndpointOptions, endpoint_rule
 from .errors import EdgeAudioError
+from .pipeline import DECODERS
 from .events import Final, Partial, SpeechStarted
 from .resampler import StreamResampler
 from .vad import KINDS as VAD_KINDS
@@ -40,7 +41,7 @@ SAMPLE_RATE = 16000
 @dataclass(frozen=True)
 class StreamOptions:
     task: str = "transcribe"  # "transcribe" or "understand" (the Final's content)
-    decoder: str = "auto"  # for task "transcribe": "auto", "llm" or "ctc"
+    decoder: str = "auto"  # for task "transcribe": "auto", "llm", "ctc" or "whisper"
     vad: str = "energy"  # "energy", "silero" or "ctc" (vad.py)
     vad_threshold: float = 0.5
     partials: bool = True
@@ -53,8 +54,8 @@ class StreamOptions:
     def __post_init__(self):
         if self.task not in ("transcribe", "understand"):
             raise EdgeAudioError(f"task must be 'transcribe' or 'understand', got {self.task!r}")
-        if self.decoder not in ("auto", "llm", "ctc"):
-            raise EdgeAudioError(f"decoder must be 'auto', 'llm' or 'ctc', got {self.decoder!r}")
+        if self.decoder not in DECODERS:
+            raise EdgeAudioError(f"decoder must be one of {', '.join(map(repr, DECODERS))}, got {self.decoder!r}")
         if self.vad not in VAD_KINDS:
             raise EdgeAudioError(f"vad must be one of {', '.join(VAD_KINDS)}, got {self.vad!r}")
         for name in ("partial_interval_s", "partial_window_s", "pre_roll_s", "post_roll_s"):

@@ -89,6 +89,7 @@ def run(args) -> int:
     assistant = Assistant(args.state)
     mic = Microphone(args.device)
     pipe = Pipeline.load(args.bundle, providers=["cpu"], threads=args.threads)
+    pipe.preload()  # no 0.7 s stall on the first utterance that needs the word LM
     stream = pipe.create_stream(task="understand", vad=args.vad, partials=True,
                                 silence_after_speech_s=args.silence_s)
     handled = 0

