@@ -271,7 +271,7 @@ class Pipeline:
             words_needed = task == "understand" and (
                 source == "ctc_text" or (self.read_values and understand_input is None))
             if words_needed and log_probs is not None:
-                text = self._words(hidden, log_probs, timings, words_from)
+                text = self._words(hidden, log_probs, timings, words_from, task)
             if words_needed and words_from == "whisper":
                 # the LLM and the slot-value reader learned lowercase spoken words; Whisper writes "10 meters."
                 from .whisper_text import spoken_words
@@ -309,7 +309,7 @@ class Pipeline:
             if task == "transcribe":
                 text = raw
         elif not use_llm and log_probs is not None and not heard_nothing:
-            text = self._words(hidden, log_probs, timings, words_from)
+            text = self._words(hidden, log_probs, timings, words_from, task)
         return text, ctc_text, raw, rate
 
     def _unknown(self, raw: str, words: str) -> bool:
@@ -321,11 +321,11 @@ class Pipeline:
         timings["ctc_beam"] = (time.perf_counter() - t0) * 1e3
         return text
 
-    def _words(self, hidden: np.ndarray, log_probs: np.ndarray | None, timings: dict, words_from: str) -> str:
+    def _words(self, hidden: np.ndarray, log_probs: np.ndarray | None, timings: dict, words_from: str, task: str) -> str:
         """The transcript's words from the CTC beam ("ctc") or Whisper's decoder ("whisper")."""
         if words_from == "whisper" and self.whisper_text is not None:
             t0 = time.perf_counter()
-            text = self.whisper_text.decode(hidden).text
+            text = self.whisper_text.decode(hidden, self.whisper_text.options[task]).text
             timings["whisper_decode"] = (time.perf_counter() - t0) * 1e3
             return text
         return self._timed_beam_text(log_probs, timings) if log_probs is not None else ""

@@ -317,7 +317,10 @@ def add_whisper_text(bundle_dir: Path, source: WhisperSource | None = None,
         if name in info["quantization"]:
             entry["quantization"] = info["quantization"][name]
         manifest["files"][name] = entry
-    manifest["whisper_text"] = {**FILES, **{k: v for k, v in info.items() if k != "quantization"}}
+    from edge_audiollm.whisper_text import DEFAULT_BEAMS
+
+    manifest["whisper_text"] = {**FILES, **{k: v for k, v in info.items() if k != "quantization"},
+                                "beam_size": dict(DEFAULT_BEAMS)}
     prov = whisper_provenance(source).to_manifest()
     sources = [s for s in manifest.get("sources", []) if s.get("model_bin_sha256") != prov.get("model_bin_sha256")]
     manifest["sources"] = sources + [{**prov, "used_for": ["encoder", "text decoder"]}]

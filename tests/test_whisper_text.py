@@ -103,7 +103,7 @@ def test_greedy_is_a_beam_of_one_and_the_beam_scores_at_least_as_well(pipe, stat
     x, ids = w.embed(w.prompt, 0)[None], []
     while True:
         out, past = w.step.run({"inputs_embeds": x, "past_kv": past, "cross_kv": cross, "cross_bias": bias})
-        tok = int(np.argmax(w.log_probs(out[0, -1], first=not ids)))
+        tok = int(np.argmax(w.log_probs(out[0, -1], first=not ids)[0]))
         if tok == w.eot:
             break
         ids.append(tok)
@@ -176,6 +176,13 @@ def test_a_damaged_section_names_what_is_missing(tmp_path):
     dst = tmp_path / "b"
     shutil.copytree(src, dst)
     m = json.loads((dst / "manifest.json").read_text())
+    beams = m["whisper_text"]["beam_size"]
+    assert beams == {"transcribe": 2, "understand": 1}
+    m["whisper_text"]["beam_size"] = {"transcribe": 0}
+    (dst / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="beam_size must map tasks to beams >= 1"):
+        WhisperTextDecoder(load_bundle(dst))
+    m["whisper_text"]["beam_size"] = beams
     del m["whisper_text"]["silence"]
     (dst / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="silence"):
