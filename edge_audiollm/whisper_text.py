@@ -256,7 +256,8 @@ class WhisperTextDecoder:
                     ended.append((seqs[row], scores[row], True))  # the cap stops it here
                 if taken == beam:
                     break
-            if sum(not e[2] for e in ended) >= beam or not alive:
+            # done when beam_size have ended, or when ending is the best continuation of all
+            if sum(not e[2] for e in ended) >= beam or not alive or candidates[0][2] == self.eot:
                 break
             rows = [row for _, row, _ in alive]
             seqs = [seqs[row] + [tok] for _, row, tok in alive]
