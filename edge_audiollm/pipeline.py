@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import intents, wer
+from . import intents
 from .audio import AudioSource, load_audio
 from .bundle import Bundle, load_bundle
 from .decoders import ctc
