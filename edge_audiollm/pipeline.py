@@ -26,6 +26,7 @@ from .results import TranscriptionResult, UnderstandingResult
 from .runtime import OnnxModel, make_session
 from .segments import ctc_segments
 from .tokens import Vocabulary
+from .whisper_text import WhisperTextDecoder, spoken_words
 
 TASKS = ("transcribe", "understand")
 # Below this the encoder sees too few frames to say anything; treat as no speech.
@@ -98,8 +99,6 @@ class Pipeline:
         # synthetic voices mishears.
         self.whisper_text = None
         if "whisper_text" in m:
-            from .whisper_text import WhisperTextDecoder
-
             self.whisper_text = WhisperTextDecoder(bundle, providers, threads)
         self.provider = self.encoder.provider
         self.default_decoder = m.get("default_decoder", "llm" if bundle.has_llm else "ctc")
@@ -274,8 +273,6 @@ class Pipeline:
                 text = self._words(hidden, log_probs, timings, words_from, task)
             if words_needed and words_from == "whisper":
                 # the LLM and the slot-value reader learned lowercase spoken words; Whisper writes "10 meters."
-                from .whisper_text import spoken_words
-
                 text = spoken_words(text)
             if task == "understand" and source == "ctc_text":
                 embeds = self.embeddings[self.vocab.encode(text)] if text else None

@@ -13,9 +13,10 @@ per utterance only the speech frames' are. Silence frames are alike, so the tail
 after the frames up to the next whole second, each second of silence (50 frames) is one frame,
 their mean, whose attention logit gets log(50), the weight of the 50 it stands for. The decoder
 then attends over about T + 80 frames instead of 1500 and writes the same words (measured on
-the real and held-out sets: docs/default_bundle.md). Greedy decoding, with a cap on tokens per audio
-second (runaway loops end there) and a confidence (mean log-probability per token) beside the
-text. The model holds no per-utterance state.
+the real and held-out sets: docs/default_bundle.md). Beam search (the beam is the step graph's
+batch; a beam of 1 is greedy), with a cap on tokens per audio second (runaway loops end there)
+and a confidence (mean log-probability per token) beside the text. The model holds no
+per-utterance state.
 """
 
 from __future__ import annotations
@@ -133,7 +134,6 @@ class WhisperTextDecoder:
         def file(key: str) -> Path:
             return bundle.file(section[key])  # only files the manifest lists with their sha256
 
-        bundle_dir = bundle.path
         self.cross = make_session(file("cross_kv"), providers, threads)
         self.step = make_session(file("step"), providers, threads)
         # the kept tokens' embedding table, read as logits (hidden in) or as embeddings (ids in)
@@ -152,7 +152,7 @@ class WhisperTextDecoder:
         self._no_hidden = np.zeros((1, self.d_model), np.float32)
         (probe,) = self.tokens_graph.run({"hidden": self._no_hidden, "ids": self._no_ids}, ["logits"])
         if not (len(self.full_ids) == len(self.tokens) == probe.shape[1]):
-            raise BundleError(f"{bundle_dir}: Whisper vocabulary ({len(self.tokens)}) and token table "
+            raise BundleError(f"{bundle.path}: Whisper vocabulary ({len(self.tokens)}) and token table "
                               f"({probe.shape[1]}) disagree; rebuild the bundle")
         index = {int(t): i for i, t in enumerate(self.full_ids)}
         specials = vocab["specials"]

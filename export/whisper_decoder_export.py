@@ -225,6 +225,10 @@ def _silence_memory(encoder_onnx: Path) -> np.ndarray:
     return hidden[0]
 
 
+FILES = {"cross_kv": "whisper_cross_kv.onnx", "step": "whisper_step.onnx", "tokens": "whisper_tokens.onnx",
+         "positions": "whisper_positions.npy", "silence": "whisper_silence.npy", "vocab": "whisper_vocab.json"}
+
+
 def export_whisper_decoder(out_dir: Path, encoder_onnx: Path, source: WhisperSource | None = None,
                            options: DecoderExportOptions = DecoderExportOptions(),
                            counts: dict[int, int] | None = None) -> dict:
@@ -235,6 +239,8 @@ def export_whisper_decoder(out_dir: Path, encoder_onnx: Path, source: WhisperSou
     from export.quantize import quantize_graph
 
     source = source or find_packaged_whisper("tiny.en")
+    # ranked first: a machine without the Debian texts fails here, not after the export
+    counts = counts if counts is not None else token_counts(source.support_dir)
     model = load_whisper_decoder(source)
     cfg = model.cfg
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -260,21 +266,20 @@ def export_whisper_decoder(out_dir: Path, encoder_onnx: Path, source: WhisperSou
                                                       torch.randn(two_l, 1, n, d), torch.rand(n) * 4),
                      [1, 8, 1500], atol=2e-4)
         quant = {}
-        for src, name in ((cross_f32, "whisper_cross_kv.onnx"), (step_f32, "whisper_step.onnx")):
+        for src, name in ((cross_f32, FILES["cross_kv"]), (step_f32, FILES["step"])):
             if options.quantize:
                 quant[name] = quantize_graph(src, out_dir / name, options.quantize)
             else:
                 (out_dir / name).write_bytes(src.read_bytes())
     vocab = _read_vocabulary(source.support_dir)
-    counts = counts if counts is not None else token_counts(source.support_dir)
     kept, specials = kept_vocabulary(vocab, options.keep_tokens, counts)
     emb = model.embed_tokens.weight.detach().numpy()[kept]
-    tokens_graph(out_dir / "whisper_tokens.onnx", *quantize_rows_int8(emb))
-    quant["whisper_tokens.onnx"] = "int8-per-token"
-    np.save(out_dir / "whisper_positions.npy", model.embed_positions.weight.detach().numpy().astype(np.float16),
+    tokens_graph(out_dir / FILES["tokens"], *quantize_rows_int8(emb))
+    quant[FILES["tokens"]] = "int8-per-token"
+    np.save(out_dir / FILES["positions"], model.embed_positions.weight.detach().numpy().astype(np.float16),
             allow_pickle=False)
-    np.save(out_dir / "whisper_silence.npy", _silence_memory(encoder_onnx).astype(np.float16), allow_pickle=False)
-    (out_dir / "whisper_vocab.json").write_text(json.dumps(
+    np.save(out_dir / FILES["silence"], _silence_memory(encoder_onnx).astype(np.float16), allow_pickle=False)
+    (out_dir / FILES["vocab"]).write_text(json.dumps(
         {"ids": kept, "tokens": [vocab[i] for i in kept], "specials": specials,
          "suppress": _suppressed_ids(source.support_dir, set(kept))}, ensure_ascii=False))
     return {"d_model": d, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads, "max_positions": cfg.max_positions,
@@ -282,17 +287,14 @@ def export_whisper_decoder(out_dir: Path, encoder_onnx: Path, source: WhisperSou
             "quantization": quant}
 
 
-FILES = {"cross_kv": "whisper_cross_kv.onnx", "step": "whisper_step.onnx", "tokens": "whisper_tokens.onnx",
-         "positions": "whisper_positions.npy", "silence": "whisper_silence.npy", "vocab": "whisper_vocab.json"}
-
-
 def add_whisper_text(bundle_dir: Path, source: WhisperSource | None = None,
                      options: DecoderExportOptions = DecoderExportOptions(), *, default_decoder: str | None = "whisper",
                      counts: dict[int, int] | None = None) -> dict:
     """Export Whisper's text decoder into an existing Whisper-encoder bundle and list it in its
     manifest (files with sha256, the ``whisper_text`` section, the source's provenance). The
-    bundle's other files are not touched; its manifest is replaced only once every new file is
-    written, so a failure leaves the bundle as it was."""
+    export runs in a temporary directory, so a failed export leaves the bundle as it was; only
+    then are the decoder's files copied in and the manifest replaced. The bundle's other files
+    are not touched."""
     from edge_audiollm.bundle import MANIFEST_NAME, read_manifest, sha256_file
     from export.whisper_import import whisper_provenance
 
